@@ -1,0 +1,66 @@
+# sio: the two commands in the README are `make demo` and `make test`.
+# Both install what is missing on a fresh Debian 12 machine (apt as root,
+# npm in the folders that need it), build with meson into build/, then run.
+
+APT_PACKAGES := build-essential pkg-config meson ninja-build libuv1-dev libjansson-dev \
+                libmbedtls-dev node-llhttp nodejs npm
+BUILD := build
+ASAN_BUILD := build-asan
+PORT ?= 3000
+
+.PHONY: all demo test deps apt-deps npm-deps build build-asan unit e2e clean
+
+all: build
+
+# ---- set-up ---------------------------------------------------------------
+
+apt-deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+npm-deps: tests/e2e/node_modules/.installed
+
+tests/e2e/node_modules/.installed: tests/e2e/package.json tests/e2e/package-lock.json
+	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+deps: apt-deps npm-deps
+
+# ---- build ----------------------------------------------------------------
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --buildtype=debugoptimized
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+
+build: apt-deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+build-asan: apt-deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+
+# ---- run ------------------------------------------------------------------
+
+demo: deps build
+	@echo "Engine.IO echo server on http://localhost:$(PORT)/engine.io/ (the chat arrives with the Socket.IO layer)"
+	$(BUILD)/tests/e2e/eio-echo-server --host 0.0.0.0 --port $(PORT)
+
+# Unit tests (TAP) and fuzz smoke runs in both builds, then the end-to-end
+# tests with the npm clients against each build's servers.
+test: deps build build-asan
+	meson test -C $(BUILD) --print-errorlogs
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  meson test -C $(ASAN_BUILD) --print-errorlogs
+	SIO_BUILD=$(CURDIR)/$(BUILD) node --test --test-concurrency=1 tests/e2e/
+	SIO_BUILD=$(CURDIR)/$(ASAN_BUILD) ASAN_OPTIONS=detect_leaks=1 \
+	  node --test --test-concurrency=1 tests/e2e/
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,143 @@
+/* eio.h: the Engine.IO v4 server of libsio, usable on its own (as `engine.io`
+ * is in Node.js). It owns an HTTP/1.1 listener on a libuv loop, speaks HTTP
+ * long-polling and WebSocket, upgrades between them, and keeps each session
+ * alive with heartbeats. Above it, sio.h adds Socket.IO.
+ *
+ * Conventions (as libuv): functions return 0 or a negative error code
+ * (EIO_E* below, or a libuv UV_E* code passed through); callbacks receive the
+ * object first; every object has a `void *data`-style user pointer. All calls
+ * must be made on the loop's thread. Objects are never freed inside their own
+ * callbacks: a socket closed from a callback is released after it returns. */
+#ifndef EIO_H
+#define EIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes (negative). */
+#define EIO_EINVAL (-4001)  /* bad argument or option */
+#define EIO_ECLOSED (-4002) /* the socket is closing or closed */
+#define EIO_ENOMEM (-4003)
+#define EIO_ETOOBIG (-4004) /* message over maxPayload */
+#define EIO_EFULL (-4005)   /* the socket's send queue is over its cap */
+
+const char *eio_strerror(int err);
+
+typedef struct eio_server eio_server_t;
+typedef struct eio_socket eio_socket_t;
+typedef struct eio_http_request eio_http_request_t;
+
+/* Why a session ended (PROTOCOL.md 1.9); eio_close_reason_str() gives the
+ * reference's string ("transport close", "ping timeout", ...). */
+typedef enum eio_close_reason {
+  EIO_CLOSE_TRANSPORT_CLOSE = 0, /* the client closed (POST "1", WebSocket closed) */
+  EIO_CLOSE_TRANSPORT_ERROR,     /* dropped long-poll, protocol violation, oversized message */
+  EIO_CLOSE_PING_TIMEOUT,        /* no pong within pingTimeout */
+  EIO_CLOSE_PARSE_ERROR,         /* a packet that does not decode */
+  EIO_CLOSE_FORCED,              /* eio_socket_close() */
+  EIO_CLOSE_SERVER_SHUTDOWN,     /* eio_server_close() */
+} eio_close_reason_t;
+
+const char *eio_close_reason_str(eio_close_reason_t reason);
+
+typedef enum eio_transport { EIO_TRANSPORT_POLLING = 1, EIO_TRANSPORT_WEBSOCKET = 2 } eio_transport_t;
+
+typedef struct eio_callbacks {
+  /* A session opened (the open packet is already queued). */
+  void (*on_open)(eio_socket_t *sock, void *data);
+  /* A message: text (UTF-8, binary == 0) or binary. `msg` is valid only during the call. */
+  void (*on_message)(eio_socket_t *sock, const char *msg, size_t len, int binary, void *data);
+  /* The session closed; `sock` is freed after this returns. */
+  void (*on_close)(eio_socket_t *sock, eio_close_reason_t reason, void *data);
+  /* The session switched from polling to WebSocket (optional). */
+  void (*on_upgrade)(eio_socket_t *sock, void *data);
+} eio_callbacks_t;
+
+/* Answers HTTP requests outside the Engine.IO path (static files, health
+ * checks, ...). Return 1 if the request was answered with eio_http_respond()
+ * during the call, 0 to let the server answer 404. */
+typedef int (*eio_http_handler_t)(eio_http_request_t *req, void *data);
+
+typedef struct eio_options {
+  const char *path;             /* "/engine.io/" (sio uses "/socket.io/"); matched by prefix */
+  uint32_t ping_interval_ms;    /* 25000 */
+  uint32_t ping_timeout_ms;     /* 20000 */
+  uint32_t upgrade_timeout_ms;  /* 10000 */
+  size_t max_payload;           /* maxHttpBufferSize, 1000000 */
+  int allow_upgrades;           /* 1 */
+  int transports;               /* EIO_TRANSPORT_POLLING | EIO_TRANSPORT_WEBSOCKET */
+  const char *cors_origin;      /* NULL: no CORS headers; "*" or one origin */
+  int cors_credentials;         /* send Access-Control-Allow-Credentials: true */
+  size_t max_header_bytes;      /* request line + headers, 16384 (431 past it) */
+  uint32_t header_timeout_ms;   /* a request's headers must arrive within, 30000 */
+  uint32_t keepalive_timeout_ms;/* idle keep-alive HTTP connections closed after, 5000 */
+  size_t max_send_queue;        /* bytes queued to one connection before it is dropped, 64 MiB */
+  eio_http_handler_t http_handler; /* optional; gets `data` below */
+  eio_callbacks_t callbacks;
+  void *data;                   /* passed to every callback */
+} eio_options_t;
+
+/* Fills the defaults above. */
+void eio_options_init(eio_options_t *opts);
+
+/* Creates a server on `loop`; `opts` is copied (strings too). */
+int eio_server_new(uv_loop_t *loop, const eio_options_t *opts, eio_server_t **out);
+/* Binds and listens; host may be an IPv4 or IPv6 literal. May be called more
+ * than once (several addresses). port 0 picks a free port: see eio_server_port. */
+int eio_server_listen(eio_server_t *srv, const char *host, int port);
+int eio_server_port(const eio_server_t *srv);
+/* Stops listening, closes every session (reason EIO_CLOSE_SERVER_SHUTDOWN; a
+ * pending long-poll gets a close packet) and every connection, then calls
+ * on_closed (may be NULL) once all handles are released and frees the server. */
+void eio_server_close(eio_server_t *srv, void (*on_closed)(void *arg), void *arg);
+size_t eio_server_clients_count(const eio_server_t *srv);
+void *eio_server_data(const eio_server_t *srv);
+
+/* Queues a message. Returns 0, EIO_ECLOSED, EIO_ETOOBIG or EIO_EFULL. */
+int eio_socket_send(eio_socket_t *sock, const void *msg, size_t len, int binary);
+/* Closes the session after flushing what is queued (reason EIO_CLOSE_FORCED). */
+void eio_socket_close(eio_socket_t *sock);
+const char *eio_socket_id(const eio_socket_t *sock);          /* the 20-char sid */
+eio_transport_t eio_socket_transport(const eio_socket_t *sock);
+int eio_socket_is_open(const eio_socket_t *sock);
+void eio_socket_set_data(eio_socket_t *sock, void *data);
+void *eio_socket_get_data(const eio_socket_t *sock);
+eio_server_t *eio_socket_server(const eio_socket_t *sock);
+/* Handshake request (the first request of the session): URL query (raw, not
+ * decoded), a header by case-insensitive name (NULL if absent), and the peer
+ * address as text. Valid as long as the socket. */
+const char *eio_socket_query(const eio_socket_t *sock);
+const char *eio_socket_header(const eio_socket_t *sock, const char *name);
+/* Calls fn for each handshake header, in order. */
+void eio_socket_foreach_header(const eio_socket_t *sock,
+                               void (*fn)(const char *name, const char *value, void *arg), void *arg);
+const char *eio_socket_address(const eio_socket_t *sock);
+
+/* HTTP requests handed to eio_options_t.http_handler. Pointers are valid
+ * during the handler call only. */
+const char *eio_http_request_method(const eio_http_request_t *req);  /* "GET", ... */
+const char *eio_http_request_path(const eio_http_request_t *req, size_t *len);
+const char *eio_http_request_query(const eio_http_request_t *req, size_t *len);
+const char *eio_http_request_header(const eio_http_request_t *req, const char *name);
+/* The request body (bodies are capped at max_payload; larger ones get 413). */
+const char *eio_http_request_body(const eio_http_request_t *req, size_t *len);
+/* Sends a response. `headers` is NULL or extra header lines, each ending in
+ * "\r\n" (e.g. "Content-Type: text/html\r\nETag: \"x\"\r\n"); Content-Length
+ * and Connection are added. The body is copied. */
+int eio_http_respond(eio_http_request_t *req, int status, const char *headers,
+                     const void *body, size_t len);
+
+/* Logging: lines go to stderr as "<time> <level> <message>". Levels:
+ * 0 error, 1 warn, 2 info (default), 3 debug. SIO_LOG=debug|info|warn|error
+ * in the environment sets the initial level. */
+void eio_set_log_level(int level);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,87 @@
+/* Engine.IO server internals shared by eio_server.c (HTTP routing, handshake,
+ * request validation) and eio_socket.c (sessions: transports, heartbeat,
+ * upgrade, close). */
+#ifndef SIO_EIO_INTERNAL_H
+#define SIO_EIO_INTERNAL_H
+
+#include "eio.h"
+#include "eio/eio_codec.h"
+#include "http/http_server.h"
+#include "util/hmap.h"
+#include "util/rbuf.h"
+#include "util/tq.h"
+
+enum { EIO_STATE_OPEN = 0, EIO_STATE_CLOSING, EIO_STATE_CLOSED };
+
+struct eio_server {
+  sio__http_server http;
+  eio_options_t opts;      /* strings below are owned copies */
+  size_t path_len;
+  sio__hmap sessions;      /* sid → eio_socket */
+  size_t nclients;
+  sio__tq q_ping_interval; /* next ping due */
+  sio__tq q_ping_timeout;  /* pong due */
+  sio__tq q_upgrade;       /* 100 ms upgrade tick (noop to the pending GET, timeout) */
+  sio__tq q_close;         /* a closing polling session waits this long for its last GET */
+  int closing;
+  void (*on_closed)(void *arg);
+  void *on_closed_arg;
+};
+
+struct eio_socket {
+  sio__hmap_node node;
+  char sid[21];
+  uint8_t state;
+  uint8_t transport;     /* eio_transport_t */
+  uint8_t upgrading;     /* a probe WebSocket is attached */
+  uint8_t probed;        /* ... and has answered 2probe */
+  uint8_t busy;          /* inside a user callback: defer the free */
+  uint8_t dead;          /* closed; free when not busy */
+  eio_server_t *srv;
+  sio__conn *get;        /* pending long-poll GET */
+  sio__conn *post;       /* POST whose body is arriving */
+  sio__conn *ws;         /* WebSocket transport */
+  sio__conn *probe;      /* WebSocket being probed for an upgrade */
+  sio__rbuf **q;         /* packets waiting for a GET (polling) */
+  uint32_t qlen, qcap;
+  sio__tq_node hb;       /* in q_ping_interval or q_ping_timeout */
+  sio__tq_node tick;     /* in q_upgrade or q_close */
+  uint64_t upgrade_started;
+  void *data;
+  char *hs;              /* handshake: query\0address\0(name\0value\0)* */
+  uint32_t hs_len;
+  uint16_t hs_nheaders;
+};
+
+struct eio_http_request {
+  sio__conn *conn;
+  sio__http_req *req;
+  char *body;
+  size_t body_len;
+  int responded;
+};
+
+/* Packets: [headroom][type digit][data] for text, [headroom][data] for binary. */
+sio__rbuf *sio__eio_packet_new(int type, const void *data, size_t len, int binary);
+
+/* eio_socket.c */
+eio_socket_t *sio__eio_socket_new(eio_server_t *srv, const sio__http_req *req, sio__conn *c,
+                                  eio_transport_t transport);
+void sio__eio_socket_open(eio_socket_t *s);
+void sio__eio_socket_attach_ws(eio_socket_t *s, sio__conn *c);
+void sio__eio_socket_attach_probe(eio_socket_t *s, sio__conn *c);
+/* Takes a pending GET; returns SIO__HTTP_DONE if answered now. */
+int sio__eio_socket_on_get(eio_socket_t *s, sio__conn *c);
+/* A complete POST body. */
+void sio__eio_socket_on_post(eio_socket_t *s, sio__conn *c, char *body, size_t len);
+void sio__eio_socket_on_abort(eio_socket_t *s, sio__conn *c);
+void sio__eio_socket_close(eio_socket_t *s, eio_close_reason_t reason);
+void sio__eio_tick(sio__tq *q, sio__tq_node *n);
+void sio__eio_ping_interval(sio__tq *q, sio__tq_node *n);
+void sio__eio_ping_timeout(sio__tq *q, sio__tq_node *n);
+void sio__eio_close_timeout(sio__tq *q, sio__tq_node *n);
+
+/* eio_server.c: CORS header lines for this request (empty when off). */
+void sio__eio_cors_headers(eio_server_t *srv, const sio__http_req *req, char *out, size_t cap);
+
+#endif

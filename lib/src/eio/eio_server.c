@@ -1,0 +1,461 @@
+/* Engine.IO server: routes HTTP requests under the Engine.IO path, validates
+ * them in the reference's order (PROTOCOL.md 1.6), opens sessions (polling
+ * handshake or WebSocket), and hands everything else to the application's
+ * HTTP handler. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eio/eio_internal.h"
+#include "util/id.h"
+#include "util/log.h"
+#include "ws/ws_conn.h"
+
+enum {
+  ERR_TRANSPORT_UNKNOWN = 0,
+  ERR_UNKNOWN_SID = 1,
+  ERR_BAD_HANDSHAKE_METHOD = 2,
+  ERR_BAD_REQUEST = 3,
+  ERR_FORBIDDEN = 4,
+  ERR_UNSUPPORTED_PROTOCOL_VERSION = 5,
+};
+
+static const char *const error_messages[] = {
+    "Transport unknown", "Session ID unknown", "Bad handshake method",
+    "Bad request",       "Forbidden",          "Unsupported protocol version",
+};
+
+const char *eio_strerror(int err) {
+  switch (err) {
+  case 0: return "success";
+  case EIO_EINVAL: return "invalid argument";
+  case EIO_ECLOSED: return "socket closed";
+  case EIO_ENOMEM: return "out of memory";
+  case EIO_ETOOBIG: return "message larger than maxPayload";
+  case EIO_EFULL: return "send queue full";
+  default: return err < 0 && err > -4000 ? uv_strerror(err) : "unknown error";
+  }
+}
+
+const char *eio_close_reason_str(eio_close_reason_t reason) {
+  static const char *const names[] = {"transport close", "transport error", "ping timeout",
+                                      "parse error",     "forced close",    "server shutdown"};
+  return (unsigned)reason < sizeof names / sizeof names[0] ? names[reason] : "unknown";
+}
+
+void eio_options_init(eio_options_t *o) {
+  memset(o, 0, sizeof *o);
+  o->path = "/engine.io/";
+  o->ping_interval_ms = 25000;
+  o->ping_timeout_ms = 20000;
+  o->upgrade_timeout_ms = 10000;
+  o->max_payload = 1000000;
+  o->allow_upgrades = 1;
+  o->transports = EIO_TRANSPORT_POLLING | EIO_TRANSPORT_WEBSOCKET;
+  o->max_header_bytes = 16384;
+  o->header_timeout_ms = 30000;
+  o->keepalive_timeout_ms = 5000;
+  o->max_send_queue = 64u << 20;
+}
+
+/* ---- CORS (PROTOCOL.md 1.12) ------------------------------------------------- */
+
+void sio__eio_cors_headers(eio_server_t *srv, const sio__http_req *req, char *out, size_t cap) {
+  const char *origin = srv->opts.cors_origin;
+  out[0] = 0;
+  if (!origin) return;
+  int n;
+  if (strcmp(origin, "*") == 0) {
+    if (srv->opts.cors_credentials) {
+      /* "*" cannot be combined with credentials: reflect the caller. */
+      size_t olen;
+      const char *o = sio__http_req_header(req, "origin", &olen);
+      n = snprintf(out, cap, "Access-Control-Allow-Origin: %.*s\r\nVary: Origin\r\n",
+                   o && !sio__http_header_value_invalid(o, olen) ? (int)olen : 1, o ? o : "*");
+    } else {
+      n = snprintf(out, cap, "Access-Control-Allow-Origin: *\r\n");
+    }
+  } else {
+    n = snprintf(out, cap, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n", origin);
+  }
+  if (n > 0 && (size_t)n < cap && srv->opts.cors_credentials)
+    snprintf(out + n, cap - (size_t)n, "Access-Control-Allow-Credentials: true\r\n");
+}
+
+/* OPTIONS preflight: 204 with the allowed methods and headers. */
+static void cors_preflight(eio_server_t *srv, sio__conn *c, const sio__http_req *req) {
+  char h[1536];
+  sio__eio_cors_headers(srv, req, h, 768);
+  size_t n = strlen(h);
+  size_t rlen;
+  const char *rh = sio__http_req_header(req, "access-control-request-headers", &rlen);
+  n += (size_t)snprintf(h + n, sizeof h - n, "Access-Control-Allow-Methods: GET,HEAD,PUT,PATCH,POST,DELETE\r\n");
+  if (rh && rlen < 512 && !sio__http_header_value_invalid(rh, rlen))
+    snprintf(h + n, sizeof h - n,
+             "Access-Control-Allow-Headers: %.*s\r\nVary: Access-Control-Request-Headers\r\n",
+             (int)rlen, rh);
+  sio__http_respond(c, 204, h, NULL, 0);
+}
+
+/* ---- request validation -------------------------------------------------------- */
+
+typedef struct eio_query {
+  char eio[8];
+  char transport[16];
+  char sid[32];
+  ptrdiff_t eio_len, transport_len, sid_len;
+} eio_query;
+
+static void parse_query(const sio__http_req *req, eio_query *q) {
+  const char *path, *query;
+  size_t plen, qlen;
+  sio__http_req_path_query(req, &path, &plen, &query, &qlen);
+  q->eio_len = sio__http_query_get(query, qlen, "EIO", q->eio, sizeof q->eio);
+  q->transport_len = sio__http_query_get(query, qlen, "transport", q->transport, sizeof q->transport);
+  q->sid_len = sio__http_query_get(query, qlen, "sid", q->sid, sizeof q->sid);
+}
+
+static int transport_of(eio_server_t *srv, const eio_query *q) {
+  if (q->transport_len < 0) return 0;
+  if (strcmp(q->transport, "polling") == 0 && (srv->opts.transports & EIO_TRANSPORT_POLLING))
+    return EIO_TRANSPORT_POLLING;
+  if (strcmp(q->transport, "websocket") == 0 && (srv->opts.transports & EIO_TRANSPORT_WEBSOCKET))
+    return EIO_TRANSPORT_WEBSOCKET;
+  return 0;
+}
+
+/* Returns -1 if the request is acceptable, else an error code; *sock is the
+ * session named by sid, if any. */
+static int verify(eio_server_t *srv, const sio__http_req *req, const eio_query *q, int upgrade,
+                  eio_socket_t **sock) {
+  *sock = NULL;
+  int transport = transport_of(srv, q);
+  if (!transport) return ERR_TRANSPORT_UNKNOWN;
+  size_t olen;
+  const char *origin = sio__http_req_header(req, "origin", &olen);
+  if (origin && sio__http_header_value_invalid(origin, olen)) return ERR_BAD_REQUEST;
+  if (q->sid_len >= 0) {
+    sio__hmap_node *n = sio__hmap_get(&srv->sessions, q->sid, (size_t)q->sid_len);
+    if (!n) return ERR_UNKNOWN_SID;
+    eio_socket_t *s = sio__container_of(n, eio_socket_t, node);
+    if (!upgrade && s->transport != transport) return ERR_BAD_REQUEST;
+    *sock = s;
+    return -1;
+  }
+  if (req->method != HTTP_GET) return ERR_BAD_HANDSHAKE_METHOD;
+  if (transport == EIO_TRANSPORT_WEBSOCKET && !upgrade) return ERR_BAD_REQUEST;
+  if (q->eio_len != 1 || q->eio[0] != '4') return ERR_UNSUPPORTED_PROTOCOL_VERSION;
+  return -1;
+}
+
+static void respond_error(eio_server_t *srv, sio__conn *c, const sio__http_req *req, int code) {
+  char h[1024], body[96];
+  int n = snprintf(h, sizeof h, "Content-Type: application/json\r\n");
+  sio__eio_cors_headers(srv, req, h + n, sizeof h - (size_t)n);
+  int blen = snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", code, error_messages[code]);
+  sio__http_respond(c, code == ERR_FORBIDDEN ? 403 : 400, h, body, (size_t)blen);
+}
+
+static int path_matches(eio_server_t *srv, const sio__http_req *req) {
+  size_t ulen;
+  const char *url = sio__http_req_url(req, &ulen);
+  return ulen >= srv->path_len && memcmp(url, srv->opts.path, srv->path_len) == 0;
+}
+
+/* ---- HTTP entry points ---------------------------------------------------------- */
+
+static int user_handler(eio_server_t *srv, sio__conn *c, sio__http_req *req, char *body, size_t len) {
+  if (srv->opts.http_handler) {
+    eio_http_request_t r = {c, req, body, len, 0};
+    if (srv->opts.http_handler(&r, srv->opts.data) && r.responded) return SIO__HTTP_DONE;
+    if (r.responded) return SIO__HTTP_DONE;
+  }
+  sio__http_respond(c, 404, "Content-Type: text/plain\r\n", "Not Found", 9);
+  return SIO__HTTP_DONE;
+}
+
+static int eio_on_request(sio__http_server *hs, sio__conn *c, sio__http_req *req, char *body, size_t len) {
+  eio_server_t *srv = sio__container_of(hs, eio_server_t, http);
+  if (!path_matches(srv, req)) return user_handler(srv, c, req, body, len);
+  if (req->method == HTTP_OPTIONS && srv->opts.cors_origin) {
+    cors_preflight(srv, c, req);
+    return SIO__HTTP_DONE;
+  }
+  eio_query q;
+  parse_query(req, &q);
+  eio_socket_t *s;
+  int err = verify(srv, req, &q, 0, &s);
+  if (err >= 0) {
+    respond_error(srv, c, req, err);
+    return SIO__HTTP_DONE;
+  }
+  if (!s) {
+    /* Polling handshake: the open packet is the answer to this GET. */
+    s = sio__eio_socket_new(srv, req, c, EIO_TRANSPORT_POLLING);
+    if (!s) {
+      sio__http_respond(c, 500, NULL, NULL, 0);
+      return SIO__HTTP_DONE;
+    }
+    s->get = c;
+    sio__http_conn_of(c)->owner = s;
+    sio__eio_socket_open(s);
+    return s->get == c ? SIO__HTTP_ASYNC : SIO__HTTP_DONE;
+  }
+  if (req->method == HTTP_GET) {
+    if (s->get) {
+      /* Two long-polls at once: the session fails (PROTOCOL.md 1.5). */
+      SIO_LOGI("eio: session %s: overlapping GET requests", s->sid);
+      char cors[768];
+      sio__eio_cors_headers(srv, req, cors, sizeof cors);
+      sio__http_respond(c, 400, cors, NULL, 0);
+      sio__eio_socket_close(s, EIO_CLOSE_TRANSPORT_ERROR);
+      return SIO__HTTP_DONE;
+    }
+    return sio__eio_socket_on_get(s, c);
+  }
+  if (req->method == HTTP_POST) {
+    char cors[768];
+    sio__eio_cors_headers(srv, req, cors, sizeof cors);
+    size_t ctlen;
+    const char *ct = sio__http_req_header(req, "content-type", &ctlen);
+    if (s->post != c) {
+      SIO_LOGI("eio: session %s: overlapping POST requests", s->sid);
+      sio__http_respond(c, 400, cors, NULL, 0);
+      sio__eio_socket_close(s, EIO_CLOSE_TRANSPORT_ERROR);
+      return SIO__HTTP_DONE;
+    }
+    s->post = NULL;
+    sio__http_conn_of(c)->owner = NULL;
+    if (ct && ctlen == 24 && memcmp(ct, "application/octet-stream", 24) == 0) {
+      /* Binary POST bodies are an Engine.IO v3 thing. */
+      sio__http_respond(c, 400, cors, NULL, 0);
+      sio__eio_socket_close(s, EIO_CLOSE_TRANSPORT_ERROR);
+      return SIO__HTTP_DONE;
+    }
+    sio__eio_socket_on_post(s, c, body, len);
+    return SIO__HTTP_DONE;
+  }
+  sio__http_respond(c, 500, NULL, NULL, 0);
+  return SIO__HTTP_DONE;
+}
+
+/* A POST is tied to its session as soon as its headers arrive, so a second
+ * one overlapping it, or its connection dropping mid-body, is noticed. */
+static void eio_on_headers(sio__http_server *hs, sio__conn *c, sio__http_req *req) {
+  eio_server_t *srv = sio__container_of(hs, eio_server_t, http);
+  if (req->method != HTTP_POST || !path_matches(srv, req)) return;
+  eio_query q;
+  parse_query(req, &q);
+  if (q.sid_len < 0) return;
+  sio__hmap_node *n = sio__hmap_get(&srv->sessions, q.sid, (size_t)q.sid_len);
+  if (!n) return;
+  eio_socket_t *s = sio__container_of(n, eio_socket_t, node);
+  if (s->post || s->state != EIO_STATE_OPEN) return;
+  s->post = c;
+  sio__http_conn_of(c)->owner = s;
+}
+
+static void eio_on_abort(sio__http_server *hs, sio__conn *c, void *owner) {
+  sio__eio_socket_on_abort((eio_socket_t *)owner, c);
+}
+
+/* Refusals before the 101 are raw, as the reference writes them on the socket. */
+static void upgrade_refuse(sio__conn *c, const char *message) {
+  char buf[512];
+  int n = snprintf(buf, sizeof buf,
+                   "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-type: text/html\r\n"
+                   "Content-Length: %zu\r\n\r\n%s",
+                   strlen(message), message);
+  sio__conn_write_copy(c, buf, (size_t)n);
+  sio__conn_close_after_write(c);
+}
+
+static void eio_on_upgrade(sio__http_server *hs, sio__conn *c, sio__http_req *req, char *rest, size_t len) {
+  eio_server_t *srv = sio__container_of(hs, eio_server_t, http);
+  if (!path_matches(srv, req)) {
+    upgrade_refuse(c, "Not Found");
+    return;
+  }
+  eio_query q;
+  parse_query(req, &q);
+  eio_socket_t *s;
+  int err = verify(srv, req, &q, 1, &s);
+  if (err >= 0) {
+    upgrade_refuse(c, error_messages[err]);
+    return;
+  }
+  if (transport_of(srv, &q) != EIO_TRANSPORT_WEBSOCKET || sio__ws_check_request(req) != 0) {
+    upgrade_refuse(c, "Bad request");
+    return;
+  }
+  char cors[768];
+  sio__eio_cors_headers(srv, req, cors, sizeof cors);
+  if (!s) {
+    s = sio__eio_socket_new(srv, req, c, EIO_TRANSPORT_WEBSOCKET);
+    if (!s) {
+      upgrade_refuse(c, "Server error");
+      return;
+    }
+    /* The open packet must be the first frame: attach, then feed the rest. */
+    if (sio__ws_accept(c, req, cors, srv->opts.max_payload, NULL, NULL, NULL, 0) != 0) {
+      sio__eio_socket_close(s, EIO_CLOSE_TRANSPORT_ERROR);
+      sio__conn_close(c);
+      return;
+    }
+    sio__eio_socket_attach_ws(s, c);
+    sio__eio_socket_open(s);
+    if (len && !sio__conn_closing(c)) c->proto->on_data(c, rest, len);
+    return;
+  }
+  if (s->transport != EIO_TRANSPORT_POLLING || s->upgrading || s->state != EIO_STATE_OPEN ||
+      !srv->opts.allow_upgrades) {
+    /* Already upgraded (or upgrading): accept, then close at once. */
+    if (sio__ws_accept(c, req, cors, srv->opts.max_payload, NULL, NULL, NULL, 0) == 0)
+      sio__ws_close(c, 0, NULL);
+    else
+      sio__conn_close(c);
+    return;
+  }
+  if (sio__ws_accept(c, req, cors, srv->opts.max_payload, NULL, NULL, NULL, 0) != 0) {
+    sio__conn_close(c);
+    return;
+  }
+  sio__eio_socket_attach_probe(s, c);
+  if (len && !sio__conn_closing(c)) c->proto->on_data(c, rest, len);
+}
+
+/* ---- server life cycle ------------------------------------------------------------ */
+
+int eio_server_new(uv_loop_t *loop, const eio_options_t *opts, eio_server_t **out) {
+  sio__log_init();
+  if (sio__id_init() != 0) return EIO_EINVAL;
+  if (!opts || !opts->path || opts->path[0] != '/' || !opts->ping_interval_ms || !opts->transports)
+    return EIO_EINVAL;
+  eio_server_t *srv = calloc(1, sizeof *srv);
+  if (!srv) return EIO_ENOMEM;
+  srv->opts = *opts;
+  srv->opts.path = strdup(opts->path);
+  srv->opts.cors_origin = opts->cors_origin ? strdup(opts->cors_origin) : NULL;
+  srv->path_len = strlen(srv->opts.path);
+  sio__hmap_init(&srv->sessions);
+  srv->http.max_header_bytes = opts->max_header_bytes;
+  srv->http.max_body = opts->max_payload;
+  srv->http.on_request = eio_on_request;
+  srv->http.on_headers = eio_on_headers;
+  srv->http.on_upgrade = eio_on_upgrade;
+  srv->http.on_abort = eio_on_abort;
+  srv->http.data = srv;
+  int r = sio__http_server_init(&srv->http, loop, opts->header_timeout_ms, opts->keepalive_timeout_ms);
+  if (r) {
+    free((void *)srv->opts.path);
+    free((void *)srv->opts.cors_origin);
+    free(srv);
+    return r;
+  }
+  srv->http.net.max_send_queue = opts->max_send_queue;
+  sio__tq_init(loop, &srv->q_ping_interval, opts->ping_interval_ms, sio__eio_ping_interval, srv);
+  sio__tq_init(loop, &srv->q_ping_timeout, opts->ping_timeout_ms, sio__eio_ping_timeout, srv);
+  sio__tq_init(loop, &srv->q_upgrade, 100, sio__eio_tick, srv);
+  sio__tq_init(loop, &srv->q_close, 30000, sio__eio_close_timeout, srv);
+  *out = srv;
+  return 0;
+}
+
+int eio_server_listen(eio_server_t *srv, const char *host, int port) {
+  return sio__net_listen(&srv->http.net, host, port);
+}
+
+int eio_server_port(const eio_server_t *srv) { return sio__net_port(&srv->http.net); }
+size_t eio_server_clients_count(const eio_server_t *srv) { return srv->nclients; }
+void *eio_server_data(const eio_server_t *srv) { return srv->opts.data; }
+
+/* Six timer handles and the net must all be released before the free:
+ * srv->closing counts them, plus one while closing. */
+static void server_maybe_free(eio_server_t *srv);
+
+static void tq_closed(uv_handle_t *h) {
+  sio__tq *q = h->data;
+  eio_server_t *srv = q->data;
+  srv->closing--;
+  server_maybe_free(srv);
+}
+
+static void net_closed(sio__net *net) {
+  eio_server_t *srv = sio__container_of(net, eio_server_t, http.net);
+  srv->closing--;
+  server_maybe_free(srv);
+}
+
+static void server_maybe_free(eio_server_t *srv) {
+  if (srv->closing != 1) return; /* 1 = the base count while closing */
+  void (*cb)(void *) = srv->on_closed;
+  void *arg = srv->on_closed_arg;
+  sio__hmap_free(&srv->sessions);
+  free((void *)srv->opts.path);
+  free((void *)srv->opts.cors_origin);
+  free(srv);
+  if (cb) cb(arg);
+}
+
+void eio_server_close(eio_server_t *srv, void (*on_closed)(void *arg), void *arg) {
+  if (srv->closing) return;
+  srv->on_closed = on_closed;
+  srv->on_closed_arg = arg;
+  srv->closing = 1;
+  /* Sessions first: pending polls get their close packet, WebSockets a close frame. */
+  uint32_t it;
+  sio__hmap_node *n = sio__hmap_first(&srv->sessions, &it);
+  while (n) {
+    sio__hmap_node *next = sio__hmap_next(&srv->sessions, n, &it);
+    sio__eio_socket_close(sio__container_of(n, eio_socket_t, node), EIO_CLOSE_SERVER_SHUTDOWN);
+    n = next;
+  }
+  sio__tq *qs[] = {&srv->q_ping_interval, &srv->q_ping_timeout, &srv->q_upgrade, &srv->q_close,
+                   &srv->http.header_tq, &srv->http.keepalive_tq};
+  for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+    srv->closing++;
+    qs[i]->timer.data = qs[i];
+    sio__tq_close(qs[i], tq_closed);
+  }
+  srv->closing++;
+  sio__net_close(&srv->http.net, net_closed);
+}
+
+/* ---- eio_http_request_t ------------------------------------------------------------ */
+
+const char *eio_http_request_method(const eio_http_request_t *r) {
+  return llhttp_method_name((llhttp_method_t)r->req->method);
+}
+
+const char *eio_http_request_path(const eio_http_request_t *r, size_t *len) {
+  const char *path, *query;
+  size_t plen, qlen;
+  sio__http_req_path_query(r->req, &path, &plen, &query, &qlen);
+  if (len) *len = plen;
+  return path;
+}
+
+const char *eio_http_request_query(const eio_http_request_t *r, size_t *len) {
+  const char *path, *query;
+  size_t plen, qlen;
+  sio__http_req_path_query(r->req, &path, &plen, &query, &qlen);
+  if (len) *len = qlen;
+  return query;
+}
+
+const char *eio_http_request_header(const eio_http_request_t *r, const char *name) {
+  size_t len;
+  return sio__http_req_header(r->req, name, &len);
+}
+
+const char *eio_http_request_body(const eio_http_request_t *r, size_t *len) {
+  if (len) *len = r->body_len;
+  return r->body;
+}
+
+int eio_http_respond(eio_http_request_t *r, int status, const char *headers, const void *body, size_t len) {
+  if (r->responded) return EIO_EINVAL;
+  r->responded = 1;
+  sio__http_respond(r->conn, status, headers, body, len);
+  return 0;
+}

@@ -1,0 +1,58 @@
+/* HTTP/1.1 server protocol on sio__conn: parses requests (pipelined, with
+ * bodies capped), hands complete ones to the application layer (Engine.IO),
+ * writes responses in order, enforces the header timeout and closes idle
+ * keep-alive connections. A request may be answered later (long-polling):
+ * the parser pauses and the connection stops reading until the answer. */
+#ifndef SIO_HTTP_SERVER_H
+#define SIO_HTTP_SERVER_H
+
+#include "http/http_parse.h"
+#include "net/conn.h"
+
+typedef struct sio__http_server sio__http_server;
+
+enum { SIO__HTTP_DONE = 0, SIO__HTTP_ASYNC = 1 };
+
+typedef struct sio__http_conn {
+  sio__http_parser parser;
+  char *body;
+  size_t body_len, body_cap;
+  uint8_t pending;    /* an answer is owed (SIO__HTTP_ASYNC) */
+  uint8_t keep_alive; /* of the request being answered */
+  void *owner;        /* the application object waiting to answer, if any */
+} sio__http_conn;
+
+struct sio__http_server {
+  sio__net net;
+  size_t max_header_bytes;
+  size_t max_body;
+  sio__tq header_tq;     /* headers must be complete within this delay */
+  sio__tq keepalive_tq;  /* idle keep-alive connections closed after it */
+  /* A complete request. Answer with sio__http_respond*() and return
+   * SIO__HTTP_DONE, or keep it and return SIO__HTTP_ASYNC (set hc->owner). */
+  int (*on_request)(sio__http_server *s, sio__conn *c, sio__http_req *req, char *body, size_t len);
+  /* Headers of a request are in (before its body): may veto early. Optional. */
+  void (*on_headers)(sio__http_server *s, sio__conn *c, sio__http_req *req);
+  /* An Upgrade request; `rest` holds the bytes after it. The handler switches
+   * c->proto or answers and closes. */
+  void (*on_upgrade)(sio__http_server *s, sio__conn *c, sio__http_req *req, char *rest, size_t len);
+  /* A connection that owed an answer (hc->owner set) is closing. */
+  void (*on_abort)(sio__http_server *s, sio__conn *c, void *owner);
+  void *data;
+};
+
+int sio__http_server_init(sio__http_server *s, uv_loop_t *loop, uint32_t header_timeout_ms,
+                          uint32_t keepalive_timeout_ms);
+
+static inline sio__http_conn *sio__http_conn_of(sio__conn *c) { return (sio__http_conn *)c->proto_data; }
+
+/* Answers the current request. `headers` holds extra header lines each
+ * ending in CRLF (may be NULL); Content-Length and Connection are added. */
+void sio__http_respond(sio__conn *c, int status, const char *headers, const void *body, size_t len);
+/* Same, with the body given as refcounted slices (not copied). */
+void sio__http_respond_segs(sio__conn *c, int status, const char *headers, const sio__wseg *segs,
+                            size_t nsegs);
+/* Detaches the HTTP state from an upgraded connection (frees the parser). */
+void sio__http_conn_release(sio__conn *c);
+
+#endif

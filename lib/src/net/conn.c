@@ -1,0 +1,440 @@
+#include "net/conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+#define SIO__READ_BUF_SIZE (64 * 1024)
+#define SIO__IOV_BATCH 64
+
+/* ---- write queue ------------------------------------------------------- */
+
+typedef struct conn_write_req {
+  uv_write_t req;
+  sio__conn *conn;
+  uint32_t nsegs;
+  uv_buf_t bufs[SIO__IOV_BATCH];
+} conn_write_req;
+
+static void conn_mark_dirty(sio__conn *c) {
+  if (c->flags & SIO__CONN_DIRTY) return;
+  c->flags |= SIO__CONN_DIRTY;
+  c->dirty_next = c->net->dirty;
+  c->net->dirty = c;
+}
+
+static int wq_push(sio__conn *c, sio__rbuf *rb, uint32_t off, uint32_t len) {
+  if (c->wq_count == c->wq_cap) {
+    uint32_t ncap = c->wq_cap ? c->wq_cap * 2 : 8;
+    sio__wseg *n = malloc(ncap * sizeof *n);
+    if (!n) return -1;
+    for (uint32_t i = 0; i < c->wq_count; i++) n[i] = c->wq[(c->wq_head + i) % c->wq_cap];
+    free(c->wq);
+    c->wq = n;
+    c->wq_cap = ncap;
+    c->wq_head = 0;
+  }
+  sio__wseg *s = &c->wq[(c->wq_head + c->wq_count) % c->wq_cap];
+  s->rb = sio__rbuf_ref(rb);
+  s->off = off;
+  s->len = len;
+  c->wq_count++;
+  c->wq_bytes += len;
+  return 0;
+}
+
+/* Drops `bytes` from the front of the queue, releasing finished segments. */
+static void wq_consume(sio__conn *c, size_t bytes) {
+  c->wq_bytes -= bytes;
+  while (bytes && c->wq_count) {
+    sio__wseg *s = &c->wq[c->wq_head];
+    if (bytes < s->len) {
+      s->off += (uint32_t)bytes;
+      s->len -= (uint32_t)bytes;
+      return;
+    }
+    bytes -= s->len;
+    sio__rbuf_unref(s->rb);
+    c->wq_head = (c->wq_head + 1) % c->wq_cap;
+    c->wq_count--;
+  }
+  if (!c->wq_count) {
+    /* No queue memory at rest. */
+    free(c->wq);
+    c->wq = NULL;
+    c->wq_cap = c->wq_head = 0;
+  }
+}
+
+static void wq_clear(sio__conn *c) {
+  for (uint32_t i = 0; i < c->wq_count; i++) sio__rbuf_unref(c->wq[(c->wq_head + i) % c->wq_cap].rb);
+  free(c->wq);
+  c->wq = NULL;
+  c->wq_count = c->wq_cap = c->wq_head = 0;
+  c->wq_bytes = 0;
+}
+
+static uint32_t wq_fill(sio__conn *c, uv_buf_t *bufs, size_t *total) {
+  uint32_t n = c->wq_count < SIO__IOV_BATCH ? c->wq_count : SIO__IOV_BATCH;
+  *total = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    sio__wseg *s = &c->wq[(c->wq_head + i) % c->wq_cap];
+    bufs[i] = uv_buf_init(s->rb->data + s->off, s->len);
+    *total += s->len;
+  }
+  return n;
+}
+
+static void conn_flush(sio__conn *c);
+
+static void conn_write_cb(uv_write_t *req, int status) {
+  conn_write_req *wr = (conn_write_req *)req;
+  sio__conn *c = wr->conn;
+  size_t bytes = 0;
+  for (uint32_t i = 0; i < wr->nsegs; i++) bytes += wr->bufs[i].len;
+  free(wr);
+  c->flags &= ~SIO__CONN_WRITING;
+  if (status < 0) {
+    /* Cancelled by a close, or the peer is gone: the queue is dropped. */
+    if (!(c->flags & SIO__CONN_CLOSING)) {
+      SIO_LOGD("write failed: %s", uv_strerror(status));
+      if (c->proto && c->proto->on_eof) c->proto->on_eof(c, status);
+      else sio__conn_close(c);
+    }
+    return;
+  }
+  wq_consume(c, bytes);
+  conn_flush(c);
+}
+
+/* Writes synchronously as far as the socket takes it; whatever is left goes
+ * out through one uv_write whose callback continues the flush. */
+static void conn_flush(sio__conn *c) {
+  if (c->flags & (SIO__CONN_WRITING | SIO__CONN_CLOSING)) return;
+  while (c->wq_count) {
+    uv_buf_t bufs[SIO__IOV_BATCH];
+    size_t total;
+    uint32_t n = wq_fill(c, bufs, &total);
+    int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+    if (r == UV_EAGAIN || r == UV_ENOSYS) r = 0;
+    if (r < 0) {
+      SIO_LOGD("write failed: %s", uv_strerror(r));
+      if (c->proto && c->proto->on_eof) c->proto->on_eof(c, r);
+      else sio__conn_close(c);
+      return;
+    }
+    wq_consume(c, (size_t)r);
+    if ((size_t)r < total) break;
+  }
+  if (c->wq_count) {
+    conn_write_req *wr = malloc(sizeof *wr);
+    if (!wr) {
+      sio__conn_close(c);
+      return;
+    }
+    size_t total;
+    wr->conn = c;
+    wr->nsegs = wq_fill(c, wr->bufs, &total);
+    /* The segments stay in the queue (and referenced) until the callback. */
+    int r = uv_write(&wr->req, (uv_stream_t *)&c->tcp, wr->bufs, wr->nsegs, conn_write_cb);
+    if (r < 0) {
+      free(wr);
+      sio__conn_close(c);
+      return;
+    }
+    c->flags |= SIO__CONN_WRITING;
+    return;
+  }
+  if (c->flags & SIO__CONN_CLOSE_AFTER) {
+    c->flags &= ~SIO__CONN_CLOSE_AFTER;
+    sio__conn_close(c);
+  }
+}
+
+int sio__conn_write(sio__conn *c, sio__rbuf *rb, size_t off, size_t len) {
+  if (c->flags & (SIO__CONN_CLOSING | SIO__CONN_CLOSE_AFTER)) return -1;
+  if (len == 0) return 0;
+  if (c->wq_bytes + len > c->net->max_send_queue) {
+    char peer[64];
+    sio__conn_peer(c, peer, sizeof peer);
+    SIO_LOGW("dropping connection from %s: send queue over %zu bytes (client not reading)", peer,
+             c->net->max_send_queue);
+    sio__conn_close(c);
+    return -1;
+  }
+  if (wq_push(c, rb, (uint32_t)off, (uint32_t)len) != 0) {
+    sio__conn_close(c);
+    return -1;
+  }
+  conn_mark_dirty(c);
+  return 0;
+}
+
+int sio__conn_write_copy(sio__conn *c, const void *data, size_t len) {
+  sio__rbuf *rb = sio__rbuf_new(len);
+  if (!rb) return -1;
+  memcpy(rb->data, data, len);
+  rb->len = (uint32_t)len;
+  int r = sio__conn_write(c, rb, 0, len);
+  sio__rbuf_unref(rb);
+  return r;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  sio__conn *c = h->data;
+  buf->base = c->net->rbuf;
+  buf->len = SIO__READ_BUF_SIZE;
+}
+
+/* Offers `data` to the protocol, keeping the unconsumed tail. `data` is
+ * either the shared buffer or the connection's own leftover buffer. */
+static void conn_feed(sio__conn *c, char *data, size_t len) {
+  size_t used = c->proto->on_data(c, data, len);
+  if (c->flags & SIO__CONN_CLOSING) return;
+  size_t rest = len - used;
+  if (data == c->leftover) {
+    if (rest == 0) {
+      free(c->leftover);
+      c->leftover = NULL;
+    } else if (used) {
+      memmove(c->leftover, c->leftover + used, rest);
+    }
+    c->leftover_len = (uint32_t)rest;
+    return;
+  }
+  if (rest) {
+    char *n = malloc(rest);
+    if (!n) {
+      sio__conn_close(c);
+      return;
+    }
+    memcpy(n, data + used, rest);
+    c->leftover = n;
+    c->leftover_len = (uint32_t)rest;
+  }
+}
+
+static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  sio__conn *c = s->data;
+  if (c->flags & SIO__CONN_CLOSING) return;
+  if (nread < 0) {
+    uv_read_stop(s);
+    c->flags |= SIO__CONN_EOF;
+    if (c->proto && c->proto->on_eof) c->proto->on_eof(c, (int)nread);
+    else sio__conn_close(c);
+    return;
+  }
+  if (nread == 0) return;
+  if (c->leftover) {
+    /* Rare: bytes were kept (a paused pipeline or a partial request); join. */
+    char *n = realloc(c->leftover, c->leftover_len + (size_t)nread);
+    if (!n) {
+      sio__conn_close(c);
+      return;
+    }
+    memcpy(n + c->leftover_len, buf->base, (size_t)nread);
+    c->leftover = n;
+    c->leftover_len += (uint32_t)nread;
+    conn_feed(c, c->leftover, c->leftover_len);
+  } else {
+    conn_feed(c, buf->base, (size_t)nread);
+  }
+}
+
+void sio__conn_pause_read(sio__conn *c) {
+  if (c->flags & SIO__CONN_PAUSED) return;
+  c->flags |= SIO__CONN_PAUSED;
+  uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+void sio__conn_resume_read(sio__conn *c) {
+  if (c->flags & SIO__CONN_CLOSING) return;
+  c->flags |= SIO__CONN_RESUME;
+  conn_mark_dirty(c);
+}
+
+static void conn_resume_now(sio__conn *c) {
+  c->flags &= ~SIO__CONN_RESUME;
+  if (c->flags & SIO__CONN_CLOSING) return;
+  int stopped = (c->flags & SIO__CONN_PAUSED) != 0;
+  c->flags &= ~SIO__CONN_PAUSED;
+  if (c->leftover) conn_feed(c, c->leftover, c->leftover_len);
+  /* The protocol may have paused again while consuming the leftover. */
+  if (c->flags & (SIO__CONN_CLOSING | SIO__CONN_PAUSED | SIO__CONN_EOF)) return;
+  if (stopped) uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb);
+}
+
+/* ---- closing ------------------------------------------------------------ */
+
+static void net_handle_released(sio__net *net) {
+  if (--net->pending_handles == 0 && net->closing) {
+    free(net->rbuf);
+    net->rbuf = NULL;
+    if (net->on_closed) net->on_closed(net);
+  }
+}
+
+static void conn_close_cb(uv_handle_t *h) {
+  sio__conn *c = h->data;
+  sio__net *net = c->net;
+  wq_clear(c);
+  free(c->leftover);
+  free(c);
+  net_handle_released(net);
+}
+
+void sio__conn_close(sio__conn *c) {
+  if (c->flags & SIO__CONN_CLOSING) return;
+  c->flags |= SIO__CONN_CLOSING;
+  c->flags &= ~SIO__CONN_CLOSE_AFTER;
+  sio__tq_cancel(&c->timer);
+  if (c->proto && c->proto->on_close) c->proto->on_close(c);
+  c->proto = NULL;
+  if (c->prev) c->prev->next = c->next; else c->net->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  c->net->nconns--;
+  /* Queued segments are released in the close callback, after libuv has
+   * cancelled any write still referencing them. */
+  uv_close((uv_handle_t *)&c->tcp, conn_close_cb);
+}
+
+void sio__conn_close_after_write(sio__conn *c) {
+  if (c->flags & (SIO__CONN_CLOSING | SIO__CONN_CLOSE_AFTER)) return;
+  c->flags |= SIO__CONN_CLOSE_AFTER;
+  sio__conn_pause_read(c);
+  conn_mark_dirty(c);
+}
+
+void sio__conn_peer(sio__conn *c, char *out, size_t cap) {
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  out[0] = 0;
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0) return;
+  if (ss.ss_family == AF_INET6) uv_ip6_name((struct sockaddr_in6 *)&ss, out, cap);
+  else uv_ip4_name((struct sockaddr_in *)&ss, out, cap);
+}
+
+/* ---- the loop-turn flush -------------------------------------------------- */
+
+static void net_flush_cb(uv_prepare_t *p) {
+  sio__net *net = p->data;
+  /* Re-feeding leftovers can queue writes and mark more connections dirty;
+   * loop until the list stays empty. */
+  while (net->dirty) {
+    sio__conn *list = net->dirty;
+    net->dirty = NULL;
+    while (list) {
+      sio__conn *c = list;
+      list = c->dirty_next;
+      c->dirty_next = NULL;
+      c->flags &= ~SIO__CONN_DIRTY;
+      if (c->flags & SIO__CONN_CLOSING) continue;
+      if (c->flags & SIO__CONN_RESUME) conn_resume_now(c);
+      conn_flush(c);
+    }
+  }
+}
+
+/* ---- accepting ------------------------------------------------------------ */
+
+static void net_on_connection(uv_stream_t *server, int status) {
+  sio__net *net = server->data;
+  if (status < 0) {
+    SIO_LOGW("accept failed: %s", uv_strerror(status));
+    return;
+  }
+  sio__conn *c = calloc(1, sizeof *c);
+  if (!c) return;
+  c->net = net;
+  uv_tcp_init(net->loop, &c->tcp);
+  c->tcp.data = c;
+  net->pending_handles++;
+  if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+    c->flags |= SIO__CONN_CLOSING;
+    uv_close((uv_handle_t *)&c->tcp, conn_close_cb);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  c->next = net->conns;
+  if (net->conns) net->conns->prev = c;
+  net->conns = c;
+  net->nconns++;
+  net->on_accept(net, c);
+  if (c->flags & SIO__CONN_CLOSING) return;
+  uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb);
+}
+
+int sio__net_init(sio__net *net, uv_loop_t *loop) {
+  memset(net, 0, sizeof *net);
+  net->loop = loop;
+  net->max_send_queue = 64u << 20;
+  net->rbuf = malloc(SIO__READ_BUF_SIZE);
+  if (!net->rbuf) return UV_ENOMEM;
+  uv_prepare_init(loop, &net->flusher);
+  net->flusher.data = net;
+  uv_prepare_start(&net->flusher, net_flush_cb);
+  uv_unref((uv_handle_t *)&net->flusher);
+  net->pending_handles = 1; /* the flusher */
+  return 0;
+}
+
+int sio__net_listen(sio__net *net, const char *host, int port) {
+  struct sockaddr_storage addr;
+  int r;
+  if (strchr(host, ':')) r = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr);
+  else r = uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
+  if (r) return r;
+  uv_tcp_t *l = malloc(sizeof *l);
+  if (!l) return UV_ENOMEM;
+  uv_tcp_init(net->loop, l);
+  l->data = net;
+  net->pending_handles++;
+  if ((r = uv_tcp_bind(l, (struct sockaddr *)&addr, 0)) == 0)
+    r = uv_listen((uv_stream_t *)l, 1024, net_on_connection);
+  uv_tcp_t **nl = r == 0 ? realloc(net->listeners, (net->nlisteners + 1) * sizeof *nl) : NULL;
+  if (r || !nl) {
+    l->data = net;
+    uv_close((uv_handle_t *)l, (uv_close_cb)free);
+    net->pending_handles--;
+    return r ? r : UV_ENOMEM;
+  }
+  net->listeners = nl;
+  net->listeners[net->nlisteners++] = l;
+  return 0;
+}
+
+int sio__net_port(const sio__net *net) {
+  if (!net->nlisteners) return -1;
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  if (uv_tcp_getsockname(net->listeners[0], (struct sockaddr *)&ss, &len) != 0) return -1;
+  if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+  return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static void listener_close_cb(uv_handle_t *h) {
+  sio__net *net = h->data;
+  free(h);
+  net_handle_released(net);
+}
+
+static void flusher_close_cb(uv_handle_t *h) { net_handle_released(h->data); }
+
+void sio__net_close(sio__net *net, void (*on_closed)(sio__net *net)) {
+  net->closing = 1;
+  net->on_closed = on_closed;
+  for (size_t i = 0; i < net->nlisteners; i++)
+    uv_close((uv_handle_t *)net->listeners[i], listener_close_cb);
+  free(net->listeners);
+  net->listeners = NULL;
+  net->nlisteners = 0;
+  /* Flush what the protocols queued on their way out (close frames, the
+   * last long-poll answers), then close. */
+  net_flush_cb(&net->flusher);
+  while (net->conns) sio__conn_close(net->conns);
+  uv_prepare_stop(&net->flusher);
+  uv_close((uv_handle_t *)&net->flusher, flusher_close_cb);
+}
