@@ -3,7 +3,9 @@
 # npm in the folders that need it), build with meson into build/, then run.
 
 APT_PACKAGES := build-essential pkg-config meson ninja-build libuv1-dev libjansson-dev \
-                libmbedtls-dev node-llhttp nodejs npm
+                libmbedtls-dev node-llhttp
+# Node.js 20 comes with the machine; Debian's own (18) only if none is there.
+NODE_PACKAGES := $(if $(shell command -v node),,nodejs npm)
 BUILD := build
 ASAN_BUILD := build-asan
 PORT ?= 3000
@@ -15,7 +17,7 @@ all: build
 # ---- set-up ---------------------------------------------------------------
 
 apt-deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
+	@missing=""; for p in $(APT_PACKAGES) $(NODE_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \

@@ -15,7 +15,8 @@ static size_t http_on_data(sio__conn *c, char *data, size_t len);
 static void http_on_eof(sio__conn *c, int status);
 static void http_on_close(sio__conn *c);
 
-static const sio__conn_proto http_proto = {http_on_data, http_on_eof, http_on_close};
+static const sio__conn_proto http_proto = {http_on_data, http_on_eof, http_on_close,
+                                           sio__http_conn_release};
 
 static sio__http_server *server_of(sio__conn *c) {
   return sio__container_of(c->net, sio__http_server, net);
@@ -214,7 +215,6 @@ static void http_on_close(sio__conn *c) {
     hc->owner = NULL;
     s->on_abort(s, c, owner);
   }
-  sio__http_conn_release(c);
 }
 
 void sio__http_conn_release(sio__conn *c) {

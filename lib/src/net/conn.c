@@ -280,6 +280,7 @@ static void net_handle_released(sio__net *net) {
 static void conn_close_cb(uv_handle_t *h) {
   sio__conn *c = h->data;
   sio__net *net = c->net;
+  if (c->proto && c->proto->on_free) c->proto->on_free(c);
   wq_clear(c);
   free(c->leftover);
   free(c);
@@ -292,7 +293,6 @@ void sio__conn_close(sio__conn *c) {
   c->flags &= ~SIO__CONN_CLOSE_AFTER;
   sio__tq_cancel(&c->timer);
   if (c->proto && c->proto->on_close) c->proto->on_close(c);
-  c->proto = NULL;
   if (c->prev) c->prev->next = c->next; else c->net->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   c->net->nconns--;

@@ -31,6 +31,9 @@ typedef struct sio__conn_proto {
   void (*on_eof)(sio__conn *c, int status);
   /* The connection is closing: drop every reference to it. Called once. */
   void (*on_close)(sio__conn *c);
+  /* Frees proto_data. Runs from libuv's close callback, never inside one of
+   * this connection's own callbacks (a parser may be mid-feed at on_close). */
+  void (*on_free)(sio__conn *c);
 } sio__conn_proto;
 
 typedef struct sio__wseg {

@@ -281,9 +281,10 @@ static int sio__ws_deliver(sio__ws_parser *p, uint8_t *msg, size_t n,
 }
 
 static int sio__ws_close_code_ok(unsigned c) {
-  /* Codes a peer may send (RFC 6455 7.4.1, minus 1004-1006 and 1015 which
-   * must never appear on the wire), plus the registered/private 3000-4999. */
-  return (c >= 1000 && c <= 1003) || (c >= 1007 && c <= 1011) || (c >= 3000 && c <= 4999);
+  /* Codes a peer may send (RFC 6455 7.4.1 and the IANA registry: 1012-1014
+   * were registered later, and browsers and ws accept them; never 1004-1006
+   * or 1015), plus the registered/private 3000-4999. */
+  return (c >= 1000 && c <= 1003) || (c >= 1007 && c <= 1014) || (c >= 3000 && c <= 4999);
 }
 
 static int sio__ws_dispatch_control(sio__ws_parser *p, unsigned op, uint8_t *pl, size_t n,

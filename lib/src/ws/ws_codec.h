@@ -41,7 +41,8 @@ enum {
 
 /* Writes a server frame header (FIN set, RSV 0, no mask) for opcode and
  * payload_len into out; returns its length: 2 (len <= 125), 4 (<= 65535) or
- * 10. Always uses the minimal length encoding, as RFC 6455 5.2 requires. */
+ * 10. Always uses the minimal length encoding, as RFC 6455 5.2 requires.
+ * payload_len must be below 2^63 (the frame format has no room for more). */
 size_t sio__ws_frame_header(uint8_t out[10], unsigned opcode, uint64_t payload_len);
 
 /* Close frame payload: 2-byte big-endian code followed by reason (a NUL-
@@ -68,7 +69,10 @@ int sio__ws_accept_key(const char *key, size_t len, char out[29]);
  * Pointers passed to callbacks are valid only during the call; they point
  * either into the data given to feed or into the parser's heap buffer, which
  * is freed right after. Callbacks must not call feed or free on the parser
- * that invoked them. */
+ * that invoked them, nor release the memory holding it: after any callback
+ * returns, feed still writes to the parser (to drop its buffer and record
+ * the result). To end the connection from a callback, return nonzero and
+ * free the parser after feed has returned. */
 typedef struct sio__ws_parser_cbs {
   /* A complete data message; text is already validated as UTF-8. data is
    * writable (never NULL, even when len is 0). */

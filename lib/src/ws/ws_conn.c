@@ -10,8 +10,9 @@
 static size_t ws_on_data(sio__conn *c, char *data, size_t len);
 static void ws_on_eof(sio__conn *c, int status);
 static void ws_on_close(sio__conn *c);
+static void ws_on_free(sio__conn *c);
 
-static const sio__conn_proto ws_proto = {ws_on_data, ws_on_eof, ws_on_close};
+static const sio__conn_proto ws_proto = {ws_on_data, ws_on_eof, ws_on_close, ws_on_free};
 
 static sio__ws_conn *ws_of(sio__conn *c) { return (sio__ws_conn *)c->proto_data; }
 
@@ -120,7 +121,9 @@ static int ws_cb_message(void *ud, int binary, uint8_t *data, size_t len) {
   sio__conn *c = ud;
   sio__ws_conn *w = ws_of(c);
   if (w->h && w->h->on_message) w->h->on_message(w->ud, c, binary, data, len);
-  return sio__conn_closing(c) || ws_of(c) != w || w->close_sent;
+  /* Stop parsing once the connection is closing (its state stays allocated
+   * until libuv's close callback, so w is still valid here). */
+  return sio__conn_closing(c) || w->close_sent;
 }
 
 static int ws_cb_ping(void *ud, uint8_t *data, size_t len) {
@@ -172,9 +175,12 @@ static void ws_on_eof(sio__conn *c, int status) {
 }
 
 static void ws_on_close(sio__conn *c) {
+  if (ws_of(c)) ws_notify(c, 1006);
+}
+
+static void ws_on_free(sio__conn *c) {
   sio__ws_conn *w = ws_of(c);
   if (!w) return;
-  ws_notify(c, 1006);
   sio__ws_parser_free(&w->parser);
   free(w);
   c->proto_data = NULL;
