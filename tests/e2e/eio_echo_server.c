@@ -52,10 +52,11 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--ping-timeout") && v) opts.ping_timeout_ms = (uint32_t)atoi(argv[++i]);
     else if (!strcmp(a, "--path") && v) opts.path = argv[++i];
     else if (!strcmp(a, "--max-payload") && v) opts.max_payload = (size_t)atol(argv[++i]);
+    else if (!strcmp(a, "--header-timeout") && v) opts.header_timeout_ms = (uint32_t)atoi(argv[++i]);
     else {
       fprintf(stderr,
               "usage: %s --port N [--host H] [--ping-interval MS] [--ping-timeout MS] [--path P] "
-              "[--max-payload BYTES]\n",
+              "[--max-payload BYTES] [--header-timeout MS]\n",
               argv[0]);
       return 2;
     }

@@ -1,0 +1,173 @@
+/* sio.h: a Socket.IO v5 server (socket.io 4.x compatible) on libuv.
+ *
+ * Shaped after socket.io's JS API: a server has namespaces (sio_of), a
+ * namespace has middlewares (sio_use), a connection handler and event
+ * handlers; a socket emits to its client, joins rooms, and broadcasts.
+ * Handlers are registered per namespace and apply to each of its sockets
+ * (where JS code would call socket.on inside io.on("connection")).
+ *
+ * JSON values are jansson's json_t. Ownership follows jansson's words:
+ *  - "steals": the function takes over the caller's reference (as
+ *    json_array_append_new); pass a new reference, e.g. json_pack(...).
+ *  - "borrowed": valid during the callback only; json_incref to keep it.
+ * Event arguments are always a JSON array (NULL is taken as []).
+ *
+ * Binary data (Buffer/ArrayBuffer in JS) travels as binary attachments:
+ * build it with sio_binary_new() and put it anywhere in the arguments;
+ * received binary values answer sio_is_binary().
+ *
+ * All calls must be made on the loop's thread. Sockets are freed after
+ * their disconnect handler returns; never keep a sio_socket_t * past it. */
+#ifndef SIO_H
+#define SIO_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "eio.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sio_server sio_server_t;
+typedef struct sio_namespace sio_namespace_t;
+typedef struct sio_socket sio_socket_t;
+typedef struct sio_ack sio_ack_t;
+typedef struct sio_broadcast sio_broadcast_t;
+
+typedef struct sio_options {
+  eio_options_t eio;            /* path "/socket.io/", heartbeat, CORS, HTTP handler ... */
+  uint32_t connect_timeout_ms;  /* a client must join a namespace within, 45000 */
+} sio_options_t;
+
+/* Fills the defaults (eio_options_init with path "/socket.io/"). */
+void sio_options_init(sio_options_t *opts);
+
+/* ---- server ------------------------------------------------------------- */
+
+/* `opts->eio.callbacks` are used by sio itself and must be left empty. */
+int sio_server_new(uv_loop_t *loop, const sio_options_t *opts, sio_server_t **out);
+int sio_server_listen(sio_server_t *srv, const char *host, int port);
+int sio_server_port(const sio_server_t *srv);
+/* Disconnects everyone (reason "server shutting down"; no DISCONNECT packets
+ * are sent, as in socket.io), closes the listener, then calls on_closed. */
+void sio_server_close(sio_server_t *srv, void (*on_closed)(void *arg), void *arg);
+eio_server_t *sio_server_engine(sio_server_t *srv);
+
+/* ---- namespaces ----------------------------------------------------------- */
+
+/* The namespace named `name` ("/", "/chat"), created on first use. Clients
+ * can only join namespaces created this way ("Invalid namespace" otherwise). */
+sio_namespace_t *sio_of(sio_server_t *srv, const char *name);
+const char *sio_namespace_name(const sio_namespace_t *nsp);
+size_t sio_namespace_count(const sio_namespace_t *nsp);  /* connected sockets */
+sio_server_t *sio_namespace_server(const sio_namespace_t *nsp);
+
+/* Middleware: runs for each CONNECT before the socket is admitted, in
+ * registration order. Return 0 to go on, -1 to refuse: the client gets a
+ * CONNECT_ERROR with the message and data set by sio_socket_refuse() (or
+ * "Not authorized" if none was set). */
+typedef int (*sio_middleware_cb)(sio_socket_t *s, void *data);
+void sio_use(sio_namespace_t *nsp, sio_middleware_cb cb, void *data);
+/* Sets the CONNECT_ERROR sent when a middleware refuses. Steals `data` (may be NULL). */
+void sio_socket_refuse(sio_socket_t *s, const char *message, json_t *data);
+
+typedef void (*sio_connection_cb)(sio_socket_t *s, void *data);
+/* `reason`: "transport close", "transport error", "ping timeout", "parse error",
+ * "forced close", "server shutting down", "client namespace disconnect",
+ * "server namespace disconnect". */
+typedef void (*sio_disconnect_cb)(sio_socket_t *s, const char *reason, void *data);
+/* `args` is borrowed (a JSON array, without the event name). `ack` is non-NULL
+ * when the client asked for an acknowledgement: answer it with sio_ack(). */
+typedef void (*sio_event_cb)(sio_socket_t *s, const char *event, json_t *args, sio_ack_t *ack,
+                             void *data);
+
+/* One handler of each kind per namespace (and per event name); setting
+ * again replaces. cb NULL removes. */
+void sio_on_connection(sio_namespace_t *nsp, sio_connection_cb cb, void *data);
+void sio_on_disconnect(sio_namespace_t *nsp, sio_disconnect_cb cb, void *data);
+void sio_on(sio_namespace_t *nsp, const char *event, sio_event_cb cb, void *data);
+
+/* ---- sockets ---------------------------------------------------------------- */
+
+const char *sio_socket_id(const sio_socket_t *s);       /* 20 chars, not the Engine.IO sid */
+sio_namespace_t *sio_socket_namespace(const sio_socket_t *s);
+int sio_socket_connected(const sio_socket_t *s);
+eio_transport_t sio_socket_transport(const sio_socket_t *s);
+/* Handshake: the CONNECT auth payload (borrowed object, {} if none), the
+ * Engine.IO handshake's raw query string, headers, and peer address. */
+json_t *sio_socket_auth(const sio_socket_t *s);
+const char *sio_socket_query(const sio_socket_t *s);
+const char *sio_socket_header(const sio_socket_t *s, const char *name);
+const char *sio_socket_address(const sio_socket_t *s);
+void sio_socket_set_data(sio_socket_t *s, void *data);
+void *sio_socket_get_data(const sio_socket_t *s);
+
+/* Rooms: every socket is in the room named by its id. */
+int sio_socket_join(sio_socket_t *s, const char *room);
+int sio_socket_leave(sio_socket_t *s, const char *room);
+int sio_socket_in_room(const sio_socket_t *s, const char *room);
+
+/* Leaves the namespace (the client gets DISCONNECT, reason "server namespace
+ * disconnect"); with close_connection, also closes the Engine.IO connection
+ * (every namespace of that client). */
+void sio_socket_disconnect(sio_socket_t *s, int close_connection);
+
+/* ---- emitting ------------------------------------------------------------------ */
+
+/* Emits `event` with `args` (steals; a JSON array or NULL) to this socket.
+ * Returns 0, or EIO_ECLOSED / EIO_EINVAL (reserved event name such as
+ * "connect", "disconnect", ...). */
+int sio_emit(sio_socket_t *s, const char *event, json_t *args);
+
+/* `args` is borrowed: the client's answer, or NULL when the timeout passed
+ * or the socket disconnected first. */
+typedef void (*sio_ack_cb)(sio_socket_t *s, json_t *args, void *data);
+/* Emits and waits for the client's acknowledgement for up to timeout_ms
+ * (0: no timeout, the callback still runs with NULL on disconnect). */
+int sio_emit_with_ack(sio_socket_t *s, const char *event, json_t *args, uint32_t timeout_ms,
+                      sio_ack_cb cb, void *data);
+
+/* Answers an acknowledgement (steals `args`). Each sio_ack_t must be
+ * answered at most once; one not answered by the time the event handler
+ * returns is dropped (no reply), unless sio_ack_keep() was called: then it
+ * stays valid until answered, even after the socket disconnects (then
+ * nothing is sent). */
+int sio_ack(sio_ack_t *ack, json_t *args);
+void sio_ack_keep(sio_ack_t *ack);
+
+/* Broadcasts, encoded once whatever the number of recipients.
+ * io.emit(...)                        → sio_emit_all(nsp, ...)
+ * io.to(room).emit(...)               → sio_emit_to(nsp, room, ...)
+ * socket.broadcast.emit(...)          → sio_broadcast_emit(s, ...)
+ * socket.to(room).emit(...)           → sio_broadcast_to(s, room) then sio_bc_emit
+ * io.to(a).to(b).except(c).emit(...)  → sio_bc_new(nsp), sio_bc_to ×2, sio_bc_except, sio_bc_emit
+ * All steal `args`. */
+int sio_emit_all(sio_namespace_t *nsp, const char *event, json_t *args);
+int sio_emit_to(sio_namespace_t *nsp, const char *room, const char *event, json_t *args);
+int sio_broadcast_emit(sio_socket_t *s, const char *event, json_t *args);
+
+sio_broadcast_t *sio_bc_new(sio_namespace_t *nsp);             /* everyone in nsp */
+sio_broadcast_t *sio_broadcast_to(sio_socket_t *s, const char *room); /* room minus s */
+sio_broadcast_t *sio_bc_to(sio_broadcast_t *b, const char *room);     /* returns b */
+sio_broadcast_t *sio_bc_except(sio_broadcast_t *b, const char *room); /* returns b */
+/* Emits to the union of the target rooms (each socket once) minus the except
+ * rooms, then frees b. Returns the number of recipients or a negative error. */
+int sio_bc_emit(sio_broadcast_t *b, const char *event, json_t *args);
+void sio_bc_free(sio_broadcast_t *b);
+
+/* ---- binary ------------------------------------------------------------------ */
+
+/* A binary value to put in event arguments (new reference; bytes copied). */
+json_t *sio_binary_new(const void *data, size_t len);
+int sio_is_binary(const json_t *v);
+/* The bytes of a binary value (borrowed, valid while v is), or NULL. */
+const void *sio_binary_data(const json_t *v, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
