@@ -3,21 +3,29 @@
 # npm in the folders that need it), build with meson into build/, then run.
 
 APT_PACKAGES := build-essential pkg-config meson ninja-build libuv1-dev libjansson-dev \
-                libmbedtls-dev node-llhttp
+                libmbedtls-dev node-llhttp python3
+# Headless browser tests drive Debian's Chromium (never a downloaded one).
+TEST_APT_PACKAGES := chromium
 # Node.js 20 comes with the machine; Debian's own (18) only if none is there.
 NODE_PACKAGES := $(if $(shell command -v node),,nodejs npm)
 BUILD := build
 ASAN_BUILD := build-asan
 PORT ?= 3000
 
-.PHONY: all demo test deps apt-deps npm-deps build build-asan unit e2e clean
+.PHONY: all demo test deps apt-deps test-apt-deps apt-install npm-deps build build-asan clean
 
 all: build
 
 # ---- set-up ---------------------------------------------------------------
 
 apt-deps:
-	@missing=""; for p in $(APT_PACKAGES) $(NODE_PACKAGES); do \
+	@$(MAKE) --no-print-directory apt-install PKGS="$(APT_PACKAGES) $(NODE_PACKAGES)"
+
+test-apt-deps:
+	@$(MAKE) --no-print-directory apt-install PKGS="$(TEST_APT_PACKAGES)"
+
+apt-install:
+	@missing=""; for p in $(PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -26,10 +34,13 @@ apt-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
-npm-deps: tests/e2e/node_modules/.installed
+# The chat serves the stock client bundle from server/node_modules (npm
+# socket.io-client); the tests use the npm clients and playwright-core.
+NPM_DIRS := server tests/e2e tests/browser
+npm-deps: $(addsuffix /node_modules/.installed,$(NPM_DIRS))
 
-tests/e2e/node_modules/.installed: tests/e2e/package.json tests/e2e/package-lock.json
-	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+%/node_modules/.installed: %/package.json %/package-lock.json
+	cd $* && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 deps: apt-deps npm-deps
@@ -50,17 +61,17 @@ build-asan: apt-deps $(ASAN_BUILD)/build.ninja
 
 # ---- run ------------------------------------------------------------------
 
-demo: deps build
-	@echo "Engine.IO echo server on http://localhost:$(PORT)/engine.io/ (the chat arrives with the Socket.IO layer)"
-	$(BUILD)/tests/e2e/eio-echo-server --host 0.0.0.0 --port $(PORT)
+demo: apt-deps server/node_modules/.installed build
+	@echo "sio chat on http://localhost:$(PORT)/"
+	$(BUILD)/server/sio-chat --host 0.0.0.0 --port $(PORT)
 
 # Unit tests (TAP) and fuzz smoke runs in both builds, then the end-to-end
 # tests with the npm clients against each build's servers.
-test: deps build build-asan
+test: deps test-apt-deps build build-asan
 	meson test -C $(BUILD) --print-errorlogs
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  meson test -C $(ASAN_BUILD) --print-errorlogs
-	SIO_BUILD=$(CURDIR)/$(BUILD) node --test --test-concurrency=1 tests/e2e/
+	SIO_BUILD=$(CURDIR)/$(BUILD) node --test --test-concurrency=1 tests/e2e/ tests/browser/
 	SIO_BUILD=$(CURDIR)/$(ASAN_BUILD) ASAN_OPTIONS=detect_leaks=1 \
 	  node --test --test-concurrency=1 tests/e2e/
 

@@ -77,7 +77,8 @@ typedef struct eio_options {
   uint32_t header_timeout_ms;   /* a request's headers must arrive within, 30000 */
   uint32_t keepalive_timeout_ms;/* idle keep-alive HTTP connections closed after, 5000 */
   size_t max_send_queue;        /* bytes queued to one connection before it is dropped, 64 MiB */
-  eio_http_handler_t http_handler; /* optional; gets `data` below */
+  eio_http_handler_t http_handler; /* optional */
+  void *http_data;              /* passed to http_handler */
   eio_callbacks_t callbacks;
   void *data;                   /* passed to every callback */
 } eio_options_t;

@@ -65,6 +65,12 @@ struct eio_http_request {
 sio__rbuf *sio__eio_packet_new(int type, const void *data, size_t len, int binary);
 
 /* eio_socket.c */
+/* Queues a pre-encoded packet (takes its own reference): the encode-once
+ * path for Socket.IO. Returns 0 or EIO_ECLOSED. */
+int sio__eio_send_packet(eio_socket_t *s, sio__rbuf *rb);
+/* Writes the WebSocket transport's queue now, alone (see
+ * sio__conn_flush_alone). No-op on polling, where a response is one body. */
+void sio__eio_flush_alone(eio_socket_t *s);
 eio_socket_t *sio__eio_socket_new(eio_server_t *srv, const sio__http_req *req, sio__conn *c,
                                   eio_transport_t transport);
 void sio__eio_socket_open(eio_socket_t *s);

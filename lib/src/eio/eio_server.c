@@ -162,12 +162,19 @@ static int path_matches(eio_server_t *srv, const sio__http_req *req) {
   return ulen >= srv->path_len && memcmp(url, srv->opts.path, srv->path_len) == 0;
 }
 
+static int path_has_rest(eio_server_t *srv, const sio__http_req *req) {
+  const char *path, *query;
+  size_t plen, qlen;
+  sio__http_req_path_query(req, &path, &plen, &query, &qlen);
+  return plen > srv->path_len;
+}
+
 /* ---- HTTP entry points ---------------------------------------------------------- */
 
 static int user_handler(eio_server_t *srv, sio__conn *c, sio__http_req *req, char *body, size_t len) {
   if (srv->opts.http_handler) {
     eio_http_request_t r = {c, req, body, len, 0};
-    if (srv->opts.http_handler(&r, srv->opts.data) && r.responded) return SIO__HTTP_DONE;
+    srv->opts.http_handler(&r, srv->opts.http_data);
     if (r.responded) return SIO__HTTP_DONE;
   }
   sio__http_respond(c, 404, "Content-Type: text/plain\r\n", "Not Found", 9);
@@ -177,6 +184,13 @@ static int user_handler(eio_server_t *srv, sio__conn *c, sio__http_req *req, cha
 static int eio_on_request(sio__http_server *hs, sio__conn *c, sio__http_req *req, char *body, size_t len) {
   eio_server_t *srv = sio__container_of(hs, eio_server_t, http);
   if (!path_matches(srv, req)) return user_handler(srv, c, req, body, len);
+  if (srv->opts.http_handler && path_has_rest(srv, req)) {
+    /* Something below the Engine.IO path (/socket.io/socket.io.js, as
+     * Node's serveClient): the application may answer it first. */
+    eio_http_request_t r = {c, req, body, len, 0};
+    srv->opts.http_handler(&r, srv->opts.http_data);
+    if (r.responded) return SIO__HTTP_DONE;
+  }
   if (req->method == HTTP_OPTIONS && srv->opts.cors_origin) {
     cors_preflight(srv, c, req);
     return SIO__HTTP_DONE;

@@ -184,6 +184,15 @@ static int socket_send_packet(eio_socket_t *s, sio__rbuf *rb) {
   return r;
 }
 
+int sio__eio_send_packet(eio_socket_t *s, sio__rbuf *rb) {
+  if (s->state != EIO_STATE_OPEN) return EIO_ECLOSED;
+  return socket_send_packet(s, rb);
+}
+
+void sio__eio_flush_alone(eio_socket_t *s) {
+  if (s->transport == EIO_TRANSPORT_WEBSOCKET && s->ws) sio__conn_flush_alone(s->ws);
+}
+
 int eio_socket_send(eio_socket_t *s, const void *msg, size_t len, int binary) {
   if (s->state != EIO_STATE_OPEN) return EIO_ECLOSED;
   if (len > s->srv->opts.max_payload) return EIO_ETOOBIG;
@@ -251,23 +260,24 @@ void sio__eio_socket_close(eio_socket_t *s, eio_close_reason_t reason) { socket_
 void eio_socket_close(eio_socket_t *s) {
   if (s->state != EIO_STATE_OPEN) return;
   socket_abort_upgrade(s);
-  if (s->transport == EIO_TRANSPORT_WEBSOCKET || !s->get) {
-    if (s->transport == EIO_TRANSPORT_POLLING) {
-      /* Nobody is polling: the next GET takes the queue plus a close
-       * packet; give up after a while (q_close). */
-      s->state = EIO_STATE_CLOSING;
-      sio__tq_cancel(&s->hb);
-      socket_queue(s, &pkt_close.rb);
-      sio__tq_arm(&s->srv->q_close, &s->tick);
-      return;
-    }
+  if (s->transport == EIO_TRANSPORT_WEBSOCKET) {
     socket_finish(s, EIO_CLOSE_FORCED); /* queued frames go before the close frame */
     return;
   }
-  socket_queue(s, &pkt_close.rb);
+  /* Polling, as the reference: what is queued leaves first, and the close
+   * packet only in a later poll. Clients hand decoded packets to the app
+   * asynchronously but act on a close at once, so a close in the same body
+   * would overtake the packets before it. */
   s->state = EIO_STATE_CLOSING;
+  sio__tq_cancel(&s->hb);
+  if (s->get && !s->qlen) {
+    socket_queue(s, &pkt_close.rb);
+    socket_flush_poll(s);
+    socket_finish(s, EIO_CLOSE_FORCED);
+    return;
+  }
   socket_flush_poll(s);
-  socket_finish(s, EIO_CLOSE_FORCED);
+  sio__tq_arm(&s->srv->q_close, &s->tick); /* give up on the last poll after a while */
 }
 
 void sio__eio_close_timeout(sio__tq *q, sio__tq_node *n) {
@@ -337,7 +347,14 @@ int sio__eio_socket_on_get(eio_socket_t *s, sio__conn *c) {
   sio__http_conn_of(c)->owner = s;
   if (s->qlen) {
     socket_flush_poll(s);
-    if (s->state == EIO_STATE_CLOSING) socket_finish(s, EIO_CLOSE_FORCED);
+    return SIO__HTTP_DONE;
+  }
+  if (s->state == EIO_STATE_CLOSING) {
+    /* The queue has drained: now the close (PROTOCOL.md 1.9: "6\x1e1"). */
+    socket_queue(s, &pkt_noop.rb);
+    socket_queue(s, &pkt_close.rb);
+    socket_flush_poll(s);
+    socket_finish(s, EIO_CLOSE_FORCED);
     return SIO__HTTP_DONE;
   }
   if (s->probed) {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hmap.h"
 #include "util/log.h"
 
 #define SIO__READ_BUF_SIZE (64 * 1024)
@@ -111,7 +112,7 @@ static void conn_write_cb(uv_write_t *req, int status) {
 /* Writes synchronously as far as the socket takes it; whatever is left goes
  * out through one uv_write whose callback continues the flush. */
 static void conn_flush(sio__conn *c) {
-  if (c->flags & (SIO__CONN_WRITING | SIO__CONN_CLOSING)) return;
+  if (c->flags & (SIO__CONN_WRITING | SIO__CONN_CLOSING | SIO__CONN_HOLD)) return;
   while (c->wq_count) {
     uv_buf_t bufs[SIO__IOV_BATCH];
     size_t total;
@@ -150,6 +151,26 @@ static void conn_flush(sio__conn *c) {
     c->flags &= ~SIO__CONN_CLOSE_AFTER;
     sio__conn_close(c);
   }
+}
+
+/* Some clients act on one message per socket read (the socket.io protocol
+ * suite awaits each message in turn with a ws client that emits every frame
+ * of a read synchronously). The reference writes one frame at a time and
+ * waits for the write callback, so the CONNECT reply reaches such clients in
+ * a read of its own; pausing this connection's next writes for a tick of the
+ * hold queue (3 ms: the loop clock may lag by one) gives the same result here. Used once per namespace
+ * join, never on the message path. */
+void sio__conn_flush_alone(sio__conn *c) {
+  conn_flush(c);
+  if (c->flags & SIO__CONN_CLOSING) return;
+  c->flags |= SIO__CONN_HOLD;
+  sio__tq_arm(&c->net->hold_tq, &c->timer);
+}
+
+static void conn_hold_expired(sio__tq *q, sio__tq_node *n) {
+  sio__conn *c = sio__container_of(n, sio__conn, timer);
+  c->flags &= ~SIO__CONN_HOLD;
+  conn_flush(c);
 }
 
 int sio__conn_write(sio__conn *c, sio__rbuf *rb, size_t off, size_t len) {
@@ -377,7 +398,8 @@ int sio__net_init(sio__net *net, uv_loop_t *loop) {
   net->flusher.data = net;
   uv_prepare_start(&net->flusher, net_flush_cb);
   uv_unref((uv_handle_t *)&net->flusher);
-  net->pending_handles = 1; /* the flusher */
+  sio__tq_init(loop, &net->hold_tq, 3, conn_hold_expired, net);
+  net->pending_handles = 2; /* the flusher and the hold queue's timer */
   return 0;
 }
 
@@ -437,4 +459,6 @@ void sio__net_close(sio__net *net, void (*on_closed)(sio__net *net)) {
   while (net->conns) sio__conn_close(net->conns);
   uv_prepare_stop(&net->flusher);
   uv_close((uv_handle_t *)&net->flusher, flusher_close_cb);
+  net->hold_tq.timer.data = net;
+  sio__tq_close(&net->hold_tq, flusher_close_cb);
 }

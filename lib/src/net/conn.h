@@ -49,6 +49,7 @@ enum {
   SIO__CONN_PAUSED = 1 << 4,      /* reading stopped by the protocol */
   SIO__CONN_RESUME = 1 << 5,      /* in net->dirty to re-feed leftover bytes */
   SIO__CONN_EOF = 1 << 6,         /* the peer has closed its side */
+  SIO__CONN_HOLD = 1 << 7,        /* writes held back by sio__conn_flush_alone */
 };
 
 struct sio__conn {
@@ -75,6 +76,7 @@ struct sio__net {
   size_t nconns;
   size_t max_send_queue;     /* a connection whose queue grows past this is dropped */
   char *rbuf;                /* the shared read buffer */
+  sio__tq hold_tq;           /* sio__conn_flush_alone's pause */
   /* Called for each accepted connection: set c->proto (and proto_data). */
   void (*on_accept)(sio__net *net, sio__conn *c);
   void *data;
@@ -97,6 +99,9 @@ void sio__net_close(sio__net *net, void (*on_closed)(sio__net *net));
 int sio__conn_write(sio__conn *c, sio__rbuf *rb, size_t off, size_t len);
 /* Queues a copy of the bytes. */
 int sio__conn_write_copy(sio__conn *c, const void *data, size_t len);
+/* Writes what is queued now, on its own, then holds later writes for about
+ * a millisecond (c->timer must be free: WebSocket connections only). */
+void sio__conn_flush_alone(sio__conn *c);
 /* Closes at once (queued writes are dropped). */
 void sio__conn_close(sio__conn *c);
 /* Closes after the queued writes are sent. */

@@ -1,16 +1,24 @@
 // Starts one of our server binaries on a free loopback port for a test file,
 // and checks on stop that it exits cleanly (under the ASan build this also
 // means: no leak and no memory error reported).
+//
+// `program` is a path under $SIO_BUILD (e.g. "tests/e2e/sio-echo-server"),
+// or a Node script ending in ".mjs" (e.g. the reference servers
+// "ref/ref-echo-server.mjs"), run with this node and resolved against
+// tests/e2e/ unless absolute.
 import { spawn } from "node:child_process";
 import path from "node:path";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 
 const BUILD = process.env.SIO_BUILD || path.resolve(import.meta.dirname, "../../../build");
+const E2E_DIR = path.resolve(import.meta.dirname, "..");
 
 export async function startServer(program, args = []) {
-  const bin = path.join(BUILD, program);
-  const proc = spawn(bin, ["--port", "0", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  const argv = ["--port", "0", ...args];
+  const proc = program.endsWith(".mjs")
+    ? spawn(process.execPath, [path.resolve(E2E_DIR, program), ...argv], { stdio: ["ignore", "ignore", "pipe"] })
+    : spawn(path.join(BUILD, program), argv, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   // Keep the server's log for post-mortems (CI prints it on failure).
   const logDir = path.resolve(import.meta.dirname, "../artifacts");
@@ -60,4 +68,24 @@ export function withTimeout(promise, ms, what) {
       t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
     }),
   ]).finally(() => clearTimeout(t));
+}
+
+// Resolves once `predicate()` is truthy (checked every 10 ms), or rejects
+// after `ms` naming `what`.
+export function eventually(predicate, ms, what) {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const check = () => {
+      let v;
+      try {
+        v = predicate();
+      } catch (err) {
+        return reject(err);
+      }
+      if (v) return resolve(v);
+      if (Date.now() - t0 >= ms) return reject(new Error(`timed out after ${ms} ms: ${what}`));
+      setTimeout(check, 10);
+    };
+    check();
+  });
 }

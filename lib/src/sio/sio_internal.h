@@ -1,0 +1,132 @@
+/* Socket.IO server internals shared by sio_server.c (server, namespaces,
+ * clients and packet dispatch), sio_socket.c (sockets, emit, acks) and
+ * sio_rooms.c (rooms and broadcast). */
+#ifndef SIO_SIO_INTERNAL_H
+#define SIO_SIO_INTERNAL_H
+
+#include "eio/eio_internal.h"
+#include "sio.h"
+#include "sio/sio_codec.h"
+#include "util/hmap.h"
+#include "util/tq.h"
+
+typedef struct sio__client sio__client;
+typedef struct sio__member sio__member;
+
+typedef struct sio__handler {
+  char *event;
+  sio_event_cb cb;
+  void *data;
+} sio__handler;
+
+typedef struct sio__middleware {
+  sio_middleware_cb cb;
+  void *data;
+} sio__middleware;
+
+struct sio_server {
+  eio_server_t *eio;
+  sio_options_t opts;
+  sio__hmap nsps;          /* name → sio_namespace */
+  sio__tq q_connect;       /* clients that have not joined a namespace yet */
+  int closing;
+  void (*on_closed)(void *arg);
+  void *on_closed_arg;
+};
+
+struct sio_namespace {
+  sio__hmap_node node;
+  char *name;
+  sio_server_t *srv;
+  sio__hmap sockets;       /* socket id → sio_socket */
+  sio__hmap rooms;         /* room name → sio__room (explicitly joined rooms only) */
+  sio_connection_cb on_connection;
+  void *on_connection_data;
+  sio_disconnect_cb on_disconnect;
+  void *on_disconnect_data;
+  sio__handler *handlers;
+  size_t nhandlers;
+  sio__middleware *mws;
+  size_t nmws;
+  int64_t next_ack_id;     /* server→client ack ids: one counter per namespace */
+  uint32_t epoch;          /* broadcast generation, for de-duplication */
+};
+
+/* One per Engine.IO session: multiplexes its namespaces' sockets. */
+struct sio__client {
+  eio_socket_t *eio;
+  sio_server_t *srv;
+  sio_socket_t *sockets;   /* joined namespaces, linked through client_next */
+  sio__packet pending;     /* a BINARY_* packet waiting for its attachments */
+  uint8_t **bins;
+  size_t *lens;
+  uint32_t nbins;
+  uint8_t has_pending;
+  uint8_t closed;
+  sio__tq_node connect_timer;
+};
+
+typedef struct sio__pending_ack {
+  struct sio__pending_ack *next;
+  int64_t id;
+  sio_ack_cb cb;
+  void *data;
+  uv_timer_t *timer;       /* only for acks with a timeout */
+  sio_socket_t *sock;
+} sio__pending_ack;
+
+struct sio_ack {
+  sio_socket_t *sock;      /* NULL once the socket is gone */
+  sio_ack_t *next;         /* in sock->kept */
+  int64_t id;
+  uint8_t kept;
+  uint8_t done;
+  uint8_t in_handler;      /* the event handler it was given to is running */
+};
+
+struct sio_socket {
+  sio__hmap_node node;     /* in nsp->sockets */
+  char id[21];
+  uint8_t connected;
+  uint8_t busy;            /* inside a user callback */
+  uint8_t dead;            /* disconnected: free when not busy */
+  sio_namespace_t *nsp;
+  sio__client *client;
+  sio_socket_t *client_next;
+  json_t *auth;            /* owned */
+  sio__member *rooms;      /* explicit rooms, linked through snext */
+  sio__pending_ack *acks;  /* server→client acks awaiting the client */
+  sio_ack_t *kept;         /* client→server acks the app kept for later */
+  void *data;
+  uint32_t sent_epoch, except_epoch;
+  char *refuse_message;    /* set by a refusing middleware */
+  json_t *refuse_data;
+};
+
+struct sio_broadcast {
+  sio_namespace_t *nsp;
+  char **rooms;
+  size_t nrooms;
+  char **except;
+  size_t nexcept;
+};
+
+/* sio_server.c */
+void sio__client_send(sio__client *c, sio__rbuf *text, sio__rbuf **atts, size_t natts);
+/* Encodes and sends one packet to one socket's client. `data` is borrowed. */
+int sio__socket_packet(sio_socket_t *s, int type, int64_t id, const json_t *data);
+
+/* sio_socket.c */
+sio_socket_t *sio__socket_new(sio_namespace_t *nsp, sio__client *c, json_t *auth);
+void sio__socket_free(sio_socket_t *s);
+/* Leaves rooms, forgets acks, tells the app; the socket is freed later. */
+void sio__socket_onclose(sio_socket_t *s, const char *reason);
+void sio__socket_onpacket(sio_socket_t *s, sio__packet *p);
+int sio__reserved_event(const char *event);
+/* [event, ...args] as a new array (args stolen; NULL = none). */
+json_t *sio__event_array(const char *event, json_t *args);
+
+/* sio_rooms.c */
+void sio__rooms_leave_all(sio_socket_t *s);
+
+#endif

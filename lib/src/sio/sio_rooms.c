@@ -1,0 +1,228 @@
+/* Rooms and broadcasting (the in-memory adapter, PROTOCOL.md 5).
+ *
+ * Every socket is in the room named by its own id; that room is not stored:
+ * a room name that matches a connected socket's id also targets that socket,
+ * which saves a room and a membership per connection. Explicit rooms are
+ * hash-map entries holding a doubly linked list of memberships; each
+ * membership is also on its socket's list, so leaving everything on
+ * disconnect is linear in the socket's rooms.
+ *
+ * A broadcast is encoded once (text packet plus attachments, as refcounted
+ * buffers); each recipient's transport queues references. Recipients are
+ * de-duplicated with per-namespace epochs instead of a temporary set. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sio/sio_internal.h"
+
+typedef struct sio__room {
+  sio__hmap_node node;
+  sio__member *head;
+  size_t count;
+  char name[];
+} sio__room;
+
+struct sio__member {
+  sio__room *room;
+  sio_socket_t *sock;
+  sio__member *rprev, *rnext; /* in the room */
+  sio__member *snext;         /* in the socket's list */
+};
+
+static sio__room *room_get(sio_namespace_t *nsp, const char *name) {
+  sio__hmap_node *n = sio__hmap_get(&nsp->rooms, name, strlen(name));
+  return n ? sio__container_of(n, sio__room, node) : NULL;
+}
+
+static sio_socket_t *socket_by_id(sio_namespace_t *nsp, const char *id) {
+  size_t len = strlen(id);
+  if (len != 20) return NULL;
+  sio__hmap_node *n = sio__hmap_get(&nsp->sockets, id, len);
+  return n ? sio__container_of(n, sio_socket_t, node) : NULL;
+}
+
+int sio_socket_in_room(const sio_socket_t *s, const char *room) {
+  if (strcmp(room, s->id) == 0) return 1;
+  for (sio__member *m = s->rooms; m; m = m->snext)
+    if (strcmp(m->room->name, room) == 0) return 1;
+  return 0;
+}
+
+int sio_socket_join(sio_socket_t *s, const char *name) {
+  if (!s->connected) return EIO_ECLOSED;
+  if (sio_socket_in_room(s, name)) return 0;
+  sio_namespace_t *nsp = s->nsp;
+  sio__room *r = room_get(nsp, name);
+  if (!r) {
+    size_t len = strlen(name);
+    r = calloc(1, sizeof *r + len + 1);
+    if (!r) return EIO_ENOMEM;
+    memcpy(r->name, name, len + 1);
+    r->node.key = r->name;
+    r->node.klen = (uint32_t)len;
+    if (sio__hmap_put(&nsp->rooms, &r->node) != 0) {
+      free(r);
+      return EIO_ENOMEM;
+    }
+  }
+  sio__member *m = calloc(1, sizeof *m);
+  if (!m) return EIO_ENOMEM;
+  m->room = r;
+  m->sock = s;
+  m->rnext = r->head;
+  if (r->head) r->head->rprev = m;
+  r->head = m;
+  r->count++;
+  m->snext = s->rooms;
+  s->rooms = m;
+  return 0;
+}
+
+static void member_unlink(sio_namespace_t *nsp, sio__member *m) {
+  sio__room *r = m->room;
+  if (m->rprev) m->rprev->rnext = m->rnext; else r->head = m->rnext;
+  if (m->rnext) m->rnext->rprev = m->rprev;
+  if (--r->count == 0) {
+    sio__hmap_del(&nsp->rooms, &r->node);
+    free(r);
+  }
+  free(m);
+}
+
+int sio_socket_leave(sio_socket_t *s, const char *name) {
+  for (sio__member **p = &s->rooms; *p; p = &(*p)->snext) {
+    if (strcmp((*p)->room->name, name) != 0) continue;
+    sio__member *m = *p;
+    *p = m->snext;
+    member_unlink(s->nsp, m);
+    return 0;
+  }
+  return 0;
+}
+
+void sio__rooms_leave_all(sio_socket_t *s) {
+  while (s->rooms) {
+    sio__member *m = s->rooms;
+    s->rooms = m->snext;
+    member_unlink(s->nsp, m);
+  }
+}
+
+/* ---- broadcast ------------------------------------------------------------------------ */
+
+static void mark_except(sio_namespace_t *nsp, const char *name, uint32_t epoch) {
+  sio_socket_t *s = socket_by_id(nsp, name);
+  if (s) s->except_epoch = epoch;
+  sio__room *r = room_get(nsp, name);
+  if (r)
+    for (sio__member *m = r->head; m; m = m->rnext) m->sock->except_epoch = epoch;
+}
+
+typedef struct bc_packet {
+  sio__rbuf *text;
+  sio__rbuf **atts;
+  size_t natts;
+  int sent;
+} bc_packet;
+
+static void bc_send(sio_socket_t *s, bc_packet *p, uint32_t epoch) {
+  if (!s->connected || s->sent_epoch == epoch || s->except_epoch == epoch) return;
+  s->sent_epoch = epoch;
+  sio__client_send(s->client, p->text, p->atts, p->natts);
+  p->sent++;
+}
+
+static void bc_room(sio_namespace_t *nsp, const char *name, bc_packet *p, uint32_t epoch) {
+  sio_socket_t *s = socket_by_id(nsp, name);
+  if (s) bc_send(s, p, epoch);
+  sio__room *r = room_get(nsp, name);
+  if (!r) return;
+  /* Sending cannot change room membership (no callbacks run), so the walk is safe. */
+  for (sio__member *m = r->head; m; m = m->rnext) bc_send(m->sock, p, epoch);
+}
+
+sio_broadcast_t *sio_bc_new(sio_namespace_t *nsp) {
+  sio_broadcast_t *b = calloc(1, sizeof *b);
+  if (b) b->nsp = nsp;
+  return b;
+}
+
+static int push_name(char ***arr, size_t *n, const char *name) {
+  char **a = realloc(*arr, (*n + 1) * sizeof *a);
+  if (!a) return -1;
+  *arr = a;
+  if (!(a[*n] = strdup(name))) return -1;
+  (*n)++;
+  return 0;
+}
+
+sio_broadcast_t *sio_bc_to(sio_broadcast_t *b, const char *room) {
+  if (b && room) push_name(&b->rooms, &b->nrooms, room);
+  return b;
+}
+
+sio_broadcast_t *sio_bc_except(sio_broadcast_t *b, const char *room) {
+  if (b && room) push_name(&b->except, &b->nexcept, room);
+  return b;
+}
+
+sio_broadcast_t *sio_broadcast_to(sio_socket_t *s, const char *room) {
+  return sio_bc_except(sio_bc_to(sio_bc_new(s->nsp), room), s->id);
+}
+
+void sio_bc_free(sio_broadcast_t *b) {
+  if (!b) return;
+  for (size_t i = 0; i < b->nrooms; i++) free(b->rooms[i]);
+  for (size_t i = 0; i < b->nexcept; i++) free(b->except[i]);
+  free(b->rooms);
+  free(b->except);
+  free(b);
+}
+
+int sio_bc_emit(sio_broadcast_t *b, const char *event, json_t *args) {
+  if (!b) {
+    json_decref(args);
+    return EIO_ENOMEM;
+  }
+  sio_namespace_t *nsp = b->nsp;
+  if (!event || sio__reserved_event(event)) {
+    json_decref(args);
+    sio_bc_free(b);
+    return EIO_EINVAL;
+  }
+  json_t *data = sio__event_array(event, args);
+  bc_packet p = {0};
+  int r = data ? sio__packet_encode(SIO__PKT_EVENT, nsp->name, -1, data, &p.text, &p.atts, &p.natts) : -1;
+  json_decref(data);
+  if (r != 0) {
+    sio_bc_free(b);
+    return EIO_ENOMEM;
+  }
+  uint32_t epoch = ++nsp->epoch;
+  if (epoch == 0) epoch = ++nsp->epoch; /* 0 is every socket's initial mark */
+  for (size_t i = 0; i < b->nexcept; i++) mark_except(nsp, b->except[i], epoch);
+  if (b->nrooms == 0) {
+    uint32_t it;
+    for (sio__hmap_node *n = sio__hmap_first(&nsp->sockets, &it); n; n = sio__hmap_next(&nsp->sockets, n, &it))
+      bc_send(sio__container_of(n, sio_socket_t, node), &p, epoch);
+  } else {
+    for (size_t i = 0; i < b->nrooms; i++) bc_room(nsp, b->rooms[i], &p, epoch);
+  }
+  sio__rbuf_unref(p.text);
+  for (size_t i = 0; i < p.natts; i++) sio__rbuf_unref(p.atts[i]);
+  free(p.atts);
+  sio_bc_free(b);
+  return p.sent;
+}
+
+int sio_emit_all(sio_namespace_t *nsp, const char *event, json_t *args) {
+  return sio_bc_emit(sio_bc_new(nsp), event, args);
+}
+
+int sio_emit_to(sio_namespace_t *nsp, const char *room, const char *event, json_t *args) {
+  return sio_bc_emit(sio_bc_to(sio_bc_new(nsp), room), event, args);
+}
+
+int sio_broadcast_emit(sio_socket_t *s, const char *event, json_t *args) {
+  return sio_bc_emit(sio_bc_except(sio_bc_new(s->nsp), s->id), event, args);
+}

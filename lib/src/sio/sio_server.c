@@ -1,0 +1,385 @@
+/* Socket.IO server: namespaces, and one client per Engine.IO session that
+ * decodes packets (reassembling binary attachments) and routes them to the
+ * socket of their namespace (PROTOCOL.md 4.3, 4.4). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sio/sio_internal.h"
+#include "util/id.h"
+#include "util/log.h"
+
+void sio_options_init(sio_options_t *o) {
+  memset(o, 0, sizeof *o);
+  eio_options_init(&o->eio);
+  o->eio.path = "/socket.io/";
+  o->connect_timeout_ms = 45000;
+}
+
+/* ---- sending ----------------------------------------------------------------- */
+
+void sio__client_send(sio__client *c, sio__rbuf *text, sio__rbuf **atts, size_t natts) {
+  if (c->closed) return;
+  if (sio__eio_send_packet(c->eio, text) != 0) return;
+  for (size_t i = 0; i < natts; i++) sio__eio_send_packet(c->eio, atts[i]);
+}
+
+static int client_packet(sio__client *c, int type, const char *nsp, int64_t id, const json_t *data) {
+  sio__rbuf *text, **atts;
+  size_t natts;
+  if (sio__packet_encode(type, nsp, id, data, &text, &atts, &natts) != 0) return EIO_ENOMEM;
+  sio__client_send(c, text, atts, natts);
+  sio__rbuf_unref(text);
+  for (size_t i = 0; i < natts; i++) sio__rbuf_unref(atts[i]);
+  free(atts);
+  return c->closed ? EIO_ECLOSED : 0;
+}
+
+int sio__socket_packet(sio_socket_t *s, int type, int64_t id, const json_t *data) {
+  if (!s->client) return EIO_ECLOSED;
+  return client_packet(s->client, type, s->nsp->name, id, data);
+}
+
+/* ---- clients ------------------------------------------------------------------ */
+
+static void client_drop_pending(sio__client *c) {
+  for (uint32_t i = 0; i < c->nbins; i++) free(c->bins[i]);
+  free(c->bins);
+  free(c->lens);
+  c->bins = NULL;
+  c->lens = NULL;
+  c->nbins = 0;
+  if (c->has_pending) sio__packet_clear(&c->pending);
+  c->has_pending = 0;
+}
+
+/* Closes the whole Engine.IO connection (its sockets learn it through
+ * on_close with the engine's reason). */
+static void client_fail(sio__client *c, const char *why) {
+  SIO_LOGI("sio: closing connection %s: %s", eio_socket_id(c->eio), why);
+  eio_socket_close(c->eio);
+}
+
+static sio_socket_t *client_socket(sio__client *c, const char *nsp) {
+  for (sio_socket_t *s = c->sockets; s; s = s->client_next)
+    if (strcmp(s->nsp->name, nsp) == 0) return s;
+  return NULL;
+}
+
+static void client_connect(sio__client *c, sio__packet *p) {
+  sio_server_t *srv = c->srv;
+  sio__hmap_node *n = sio__hmap_get(&srv->nsps, p->nsp, strlen(p->nsp));
+  if (!n) {
+    json_t *err = json_pack("{s:s}", "message", "Invalid namespace");
+    client_packet(c, SIO__PKT_CONNECT_ERROR, p->nsp, -1, err);
+    json_decref(err);
+    return;
+  }
+  sio_namespace_t *nsp = sio__container_of(n, sio_namespace_t, node);
+  json_t *auth = p->data ? json_incref(p->data) : json_object();
+  sio_socket_t *s = sio__socket_new(nsp, c, auth);
+  if (!s) {
+    client_fail(c, "out of memory");
+    return;
+  }
+  /* Middlewares run before the socket is admitted. */
+  for (size_t i = 0; i < nsp->nmws; i++) {
+    s->busy++;
+    int r = nsp->mws[i].cb(s, nsp->mws[i].data);
+    s->busy--;
+    if (c->closed) {
+      sio__socket_free(s);
+      return;
+    }
+    if (r != 0) {
+      json_t *err = json_object();
+      json_object_set_new(err, "message", json_string(s->refuse_message ? s->refuse_message : "Not authorized"));
+      if (s->refuse_data) json_object_set(err, "data", s->refuse_data);
+      client_packet(c, SIO__PKT_CONNECT_ERROR, nsp->name, -1, err);
+      json_decref(err);
+      sio__socket_free(s);
+      return;
+    }
+  }
+  if (sio__hmap_put(&nsp->sockets, &s->node) != 0) {
+    sio__socket_free(s);
+    client_fail(c, "out of memory");
+    return;
+  }
+  s->connected = 1;
+  s->client_next = c->sockets;
+  c->sockets = s;
+  sio__tq_cancel(&c->connect_timer);
+  /* The CONNECT reply goes out before anything the handler emits. */
+  json_t *reply = json_pack("{s:s}", "sid", s->id);
+  client_packet(c, SIO__PKT_CONNECT, nsp->name, -1, reply);
+  json_decref(reply);
+  /* The reply leaves in a read of its own, as with the reference's paced
+   * writes; what the handler emits follows (sio__conn_flush_alone). */
+  sio__eio_flush_alone(c->eio);
+  if (nsp->on_connection) {
+    s->busy++;
+    nsp->on_connection(s, nsp->on_connection_data);
+    s->busy--;
+    if (s->dead) sio__socket_free(s);
+  }
+}
+
+static void client_dispatch(sio__client *c, sio__packet *p) {
+  sio_socket_t *s = client_socket(c, p->nsp);
+  if (!s && p->type == SIO__PKT_CONNECT) {
+    client_connect(c, p);
+  } else if (s && p->type != SIO__PKT_CONNECT && p->type != SIO__PKT_CONNECT_ERROR) {
+    sio__socket_onpacket(s, p);
+  } else {
+    client_fail(c, "packet in an invalid state for its namespace");
+  }
+}
+
+static void sio_on_eio_message(eio_socket_t *e, const char *msg, size_t len, int binary, void *data) {
+  sio__client *c = eio_socket_get_data(e);
+  if (!c || c->closed) return;
+  if (binary) {
+    if (!c->has_pending) {
+      client_fail(c, "binary message with no attachment expected");
+      return;
+    }
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy) {
+      client_fail(c, "out of memory");
+      return;
+    }
+    if (len) memcpy(copy, msg, len);
+    c->bins[c->nbins] = copy;
+    c->lens[c->nbins++] = len;
+    if (c->nbins < c->pending.attachments) return;
+    sio__packet p = c->pending;
+    c->has_pending = 0;
+    int r = sio__packet_reconstruct(&p, (const uint8_t *const *)c->bins, c->lens, c->nbins);
+    for (uint32_t i = 0; i < c->nbins; i++) free(c->bins[i]);
+    c->nbins = 0;
+    if (r != 0) {
+      sio__packet_clear(&p);
+      client_fail(c, "invalid attachment placeholder");
+      return;
+    }
+    client_dispatch(c, &p);
+    sio__packet_clear(&p);
+    return;
+  }
+  if (c->has_pending) {
+    client_fail(c, "text message while binary attachments were expected");
+    return;
+  }
+  sio__packet p;
+  if (sio__packet_decode(msg, len, &p) != 0) {
+    client_fail(c, "undecodable Socket.IO packet");
+    return;
+  }
+  if ((p.type == SIO__PKT_BINARY_EVENT || p.type == SIO__PKT_BINARY_ACK) && p.attachments > 0) {
+    uint8_t **bins = realloc(c->bins, p.attachments * sizeof *bins);
+    if (bins) c->bins = bins;
+    size_t *lens = realloc(c->lens, p.attachments * sizeof *lens);
+    if (lens) c->lens = lens;
+    if (!bins || !lens) {
+      sio__packet_clear(&p);
+      client_fail(c, "out of memory");
+      return;
+    }
+    c->pending = p;
+    c->has_pending = 1;
+    c->nbins = 0;
+    return;
+  }
+  client_dispatch(c, &p);
+  sio__packet_clear(&p);
+}
+
+static void sio_on_eio_open(eio_socket_t *e, void *data) {
+  sio_server_t *srv = data;
+  sio__client *c = calloc(1, sizeof *c);
+  if (!c) {
+    eio_socket_close(e);
+    return;
+  }
+  c->eio = e;
+  c->srv = srv;
+  eio_socket_set_data(e, c);
+  sio__tq_arm(&srv->q_connect, &c->connect_timer);
+}
+
+static const char *disconnect_reason(eio_close_reason_t r) {
+  return r == EIO_CLOSE_SERVER_SHUTDOWN ? "server shutting down" : eio_close_reason_str(r);
+}
+
+static void sio_on_eio_close(eio_socket_t *e, eio_close_reason_t reason, void *data) {
+  sio__client *c = eio_socket_get_data(e);
+  if (!c) return;
+  c->closed = 1;
+  sio__tq_cancel(&c->connect_timer);
+  while (c->sockets) sio__socket_onclose(c->sockets, disconnect_reason(reason));
+  client_drop_pending(c);
+  eio_socket_set_data(e, NULL);
+  free(c);
+}
+
+static void sio_connect_timeout(sio__tq *q, sio__tq_node *n) {
+  sio__client *c = sio__container_of(n, sio__client, connect_timer);
+  if (!c->sockets) client_fail(c, "no namespace joined in time");
+}
+
+/* ---- server -------------------------------------------------------------------- */
+
+int sio_server_new(uv_loop_t *loop, const sio_options_t *opts, sio_server_t **out) {
+  if (!opts || opts->eio.callbacks.on_open || opts->eio.callbacks.on_message ||
+      opts->eio.callbacks.on_close)
+    return EIO_EINVAL;
+  sio_server_t *srv = calloc(1, sizeof *srv);
+  if (!srv) return EIO_ENOMEM;
+  srv->opts = *opts;
+  eio_options_t eo = opts->eio;
+  eo.callbacks.on_open = sio_on_eio_open;
+  eo.callbacks.on_message = sio_on_eio_message;
+  eo.callbacks.on_close = sio_on_eio_close;
+  eo.data = srv; /* the application's HTTP handler keeps eo.http_data */
+  sio__hmap_init(&srv->nsps);
+  int r = eio_server_new(loop, &eo, &srv->eio);
+  if (r) {
+    free(srv);
+    return r;
+  }
+  sio__tq_init(loop, &srv->q_connect, opts->connect_timeout_ms ? opts->connect_timeout_ms : 45000,
+               sio_connect_timeout, srv);
+  *out = srv;
+  return 0;
+}
+
+int sio_server_listen(sio_server_t *srv, const char *host, int port) {
+  return eio_server_listen(srv->eio, host, port);
+}
+
+int sio_server_port(const sio_server_t *srv) { return eio_server_port(srv->eio); }
+eio_server_t *sio_server_engine(sio_server_t *srv) { return srv->eio; }
+
+static void namespace_free(sio_namespace_t *nsp) {
+  for (size_t i = 0; i < nsp->nhandlers; i++) free(nsp->handlers[i].event);
+  free(nsp->handlers);
+  free(nsp->mws);
+  sio__hmap_free(&nsp->sockets);
+  sio__hmap_free(&nsp->rooms);
+  free(nsp->name);
+  free(nsp);
+}
+
+static void server_engine_closed(void *arg) {
+  sio_server_t *srv = arg;
+  uint32_t it;
+  sio__hmap_node *n = sio__hmap_first(&srv->nsps, &it);
+  while (n) {
+    sio__hmap_node *next = sio__hmap_next(&srv->nsps, n, &it);
+    namespace_free(sio__container_of(n, sio_namespace_t, node));
+    n = next;
+  }
+  sio__hmap_free(&srv->nsps);
+  void (*cb)(void *) = srv->on_closed;
+  void *cb_arg = srv->on_closed_arg;
+  free(srv);
+  if (cb) cb(cb_arg);
+}
+
+static void connect_tq_closed(uv_handle_t *h) {
+  sio_server_t *srv = ((sio__tq *)h->data)->data;
+  eio_server_close(srv->eio, server_engine_closed, srv);
+}
+
+void sio_server_close(sio_server_t *srv, void (*on_closed)(void *arg), void *arg) {
+  if (srv->closing) return;
+  srv->closing = 1;
+  srv->on_closed = on_closed;
+  srv->on_closed_arg = arg;
+  /* Engine.IO closes every session (reason "server shutdown" → each socket
+   * hears "server shutting down"), then the listener. */
+  srv->q_connect.timer.data = &srv->q_connect;
+  sio__tq_close(&srv->q_connect, connect_tq_closed);
+}
+
+/* ---- namespaces ------------------------------------------------------------------ */
+
+sio_namespace_t *sio_of(sio_server_t *srv, const char *name) {
+  if (!name || !*name) name = "/";
+  sio__hmap_node *n = sio__hmap_get(&srv->nsps, name, strlen(name));
+  if (n) return sio__container_of(n, sio_namespace_t, node);
+  sio_namespace_t *nsp = calloc(1, sizeof *nsp);
+  if (!nsp) return NULL;
+  /* "chat" and "/chat" name the same namespace, as in socket.io. */
+  size_t len = strlen(name);
+  nsp->name = malloc(len + 2);
+  if (!nsp->name) {
+    free(nsp);
+    return NULL;
+  }
+  if (name[0] != '/') {
+    nsp->name[0] = '/';
+    memcpy(nsp->name + 1, name, len + 1);
+    sio__hmap_node *m = sio__hmap_get(&srv->nsps, nsp->name, len + 1);
+    if (m) {
+      free(nsp->name);
+      free(nsp);
+      return sio__container_of(m, sio_namespace_t, node);
+    }
+  } else {
+    memcpy(nsp->name, name, len + 1);
+  }
+  nsp->srv = srv;
+  sio__hmap_init(&nsp->sockets);
+  sio__hmap_init(&nsp->rooms);
+  nsp->node.key = nsp->name;
+  nsp->node.klen = (uint32_t)strlen(nsp->name);
+  if (sio__hmap_put(&srv->nsps, &nsp->node) != 0) {
+    free(nsp->name);
+    free(nsp);
+    return NULL;
+  }
+  return nsp;
+}
+
+const char *sio_namespace_name(const sio_namespace_t *nsp) { return nsp->name; }
+size_t sio_namespace_count(const sio_namespace_t *nsp) { return nsp->sockets.count; }
+sio_server_t *sio_namespace_server(const sio_namespace_t *nsp) { return nsp->srv; }
+
+void sio_use(sio_namespace_t *nsp, sio_middleware_cb cb, void *data) {
+  sio__middleware *m = realloc(nsp->mws, (nsp->nmws + 1) * sizeof *m);
+  if (!m) return;
+  nsp->mws = m;
+  m[nsp->nmws++] = (sio__middleware){cb, data};
+}
+
+void sio_on_connection(sio_namespace_t *nsp, sio_connection_cb cb, void *data) {
+  nsp->on_connection = cb;
+  nsp->on_connection_data = data;
+}
+
+void sio_on_disconnect(sio_namespace_t *nsp, sio_disconnect_cb cb, void *data) {
+  nsp->on_disconnect = cb;
+  nsp->on_disconnect_data = data;
+}
+
+void sio_on(sio_namespace_t *nsp, const char *event, sio_event_cb cb, void *data) {
+  for (size_t i = 0; i < nsp->nhandlers; i++) {
+    if (strcmp(nsp->handlers[i].event, event) != 0) continue;
+    if (cb) {
+      nsp->handlers[i].cb = cb;
+      nsp->handlers[i].data = data;
+    } else {
+      free(nsp->handlers[i].event);
+      nsp->handlers[i] = nsp->handlers[--nsp->nhandlers];
+    }
+    return;
+  }
+  if (!cb) return;
+  sio__handler *h = realloc(nsp->handlers, (nsp->nhandlers + 1) * sizeof *h);
+  if (!h) return;
+  nsp->handlers = h;
+  char *ev = strdup(event);
+  if (!ev) return;
+  h[nsp->nhandlers++] = (sio__handler){ev, cb, data};
+}

@@ -1,0 +1,331 @@
+/* Socket.IO sockets: one per (client, namespace). Events in, events out,
+ * acknowledgements both ways, disconnection. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sio/sio_internal.h"
+#include "util/id.h"
+#include "util/log.h"
+
+static const char *const reserved_events[] = {"connect",       "connect_error", "disconnect",
+                                              "disconnecting", "newListener",   "removeListener"};
+
+int sio__reserved_event(const char *event) {
+  for (size_t i = 0; i < sizeof reserved_events / sizeof *reserved_events; i++)
+    if (strcmp(event, reserved_events[i]) == 0) return 1;
+  return 0;
+}
+
+json_t *sio__event_array(const char *event, json_t *args) {
+  json_t *a = json_array();
+  if (!a) {
+    json_decref(args);
+    return NULL;
+  }
+  json_array_append_new(a, json_string(event));
+  if (json_is_array(args)) json_array_extend(a, args);
+  else if (args) json_array_append(a, args); /* a lone value is one argument */
+  json_decref(args);
+  return a;
+}
+
+sio_socket_t *sio__socket_new(sio_namespace_t *nsp, sio__client *c, json_t *auth) {
+  sio_socket_t *s = calloc(1, sizeof *s);
+  if (!s) {
+    json_decref(auth);
+    return NULL;
+  }
+  sio__id_generate(s->id);
+  s->node.key = s->id;
+  s->node.klen = 20;
+  s->nsp = nsp;
+  s->client = c;
+  s->auth = auth;
+  return s;
+}
+
+void sio__socket_free(sio_socket_t *s) {
+  json_decref(s->auth);
+  json_decref(s->refuse_data);
+  free(s->refuse_message);
+  free(s);
+}
+
+static void release(sio_socket_t *s) {
+  if (s->dead && !s->busy) sio__socket_free(s);
+}
+
+/* ---- acknowledgements -------------------------------------------------------------- */
+
+static void pending_ack_timer_closed(uv_handle_t *h) { free(h); }
+
+static void pending_ack_free(sio__pending_ack *a) {
+  if (a->timer) {
+    uv_timer_stop(a->timer);
+    uv_close((uv_handle_t *)a->timer, pending_ack_timer_closed);
+  }
+  free(a);
+}
+
+static sio__pending_ack *pending_ack_take(sio_socket_t *s, int64_t id) {
+  for (sio__pending_ack **p = &s->acks; *p; p = &(*p)->next) {
+    if ((*p)->id != id) continue;
+    sio__pending_ack *a = *p;
+    *p = a->next;
+    return a;
+  }
+  return NULL;
+}
+
+static void pending_ack_timeout(uv_timer_t *t) {
+  sio__pending_ack *a = t->data;
+  sio_socket_t *s = a->sock;
+  pending_ack_take(s, a->id);
+  s->busy++;
+  a->cb(s, NULL, a->data);
+  s->busy--;
+  pending_ack_free(a);
+  release(s);
+}
+
+/* Unlinks a kept ack from its socket and frees it. */
+static void ack_release(sio_ack_t *ack) {
+  if (ack->kept && ack->sock)
+    for (sio_ack_t **p = &ack->sock->kept; *p; p = &(*p)->next)
+      if (*p == ack) {
+        *p = ack->next;
+        break;
+      }
+  free(ack);
+}
+
+int sio_ack(sio_ack_t *ack, json_t *args) {
+  if (!ack || ack->done) {
+    json_decref(args);
+    return EIO_EINVAL;
+  }
+  ack->done = 1;
+  int r = EIO_ECLOSED;
+  if (ack->sock && ack->sock->connected) {
+    json_t *a = json_is_array(args) ? json_incref(args) : json_array();
+    if (args && !json_is_array(args)) json_array_append(a, args);
+    r = sio__socket_packet(ack->sock, SIO__PKT_ACK, ack->id, a);
+    json_decref(a);
+  }
+  json_decref(args);
+  /* Inside the handler, socket_onevent frees it on return. */
+  if (ack->kept && !ack->in_handler) ack_release(ack);
+  return r;
+}
+
+void sio_ack_keep(sio_ack_t *ack) {
+  if (!ack || ack->kept || ack->done) return;
+  ack->kept = 1;
+  if (ack->sock) {
+    ack->next = ack->sock->kept;
+    ack->sock->kept = ack;
+  }
+}
+
+/* ---- incoming -------------------------------------------------------------------------- */
+
+static void socket_onevent(sio_socket_t *s, sio__packet *p) {
+  json_t *data = p->data;
+  json_t *ev = json_array_get(data, 0);
+  char num[32];
+  const char *event;
+  if (json_is_string(ev)) {
+    event = json_string_value(ev);
+  } else {
+    /* Numeric event names are allowed by the protocol. */
+    if (json_is_integer(ev)) snprintf(num, sizeof num, "%lld", (long long)json_integer_value(ev));
+    else snprintf(num, sizeof num, "%.17g", json_number_value(ev));
+    event = num;
+  }
+  sio_namespace_t *nsp = s->nsp;
+  sio__handler *h = NULL;
+  for (size_t i = 0; i < nsp->nhandlers; i++)
+    if (strcmp(nsp->handlers[i].event, event) == 0) h = &nsp->handlers[i];
+  if (!h) return; /* no listener: dropped, as an unhandled event in socket.io */
+  json_t *args = json_array();
+  for (size_t i = 1; i < json_array_size(data); i++) json_array_append(args, json_array_get(data, i));
+  sio_ack_t *ack = NULL;
+  if (p->id >= 0) {
+    ack = calloc(1, sizeof *ack);
+    if (ack) {
+      ack->sock = s;
+      ack->id = p->id;
+      ack->in_handler = 1;
+    }
+  }
+  s->busy++;
+  h->cb(s, event, args, ack, h->data);
+  s->busy--;
+  json_decref(args);
+  if (ack) {
+    ack->in_handler = 0;
+    if (!ack->kept || ack->done) ack_release(ack); /* answered, or dropped unanswered */
+  }
+  release(s);
+}
+
+static void socket_onack(sio_socket_t *s, sio__packet *p) {
+  sio__pending_ack *a = pending_ack_take(s, p->id);
+  if (!a) return; /* unknown or already answered: ignored */
+  s->busy++;
+  a->cb(s, p->data, a->data);
+  s->busy--;
+  pending_ack_free(a);
+  release(s);
+}
+
+void sio__socket_onpacket(sio_socket_t *s, sio__packet *p) {
+  switch (p->type) {
+  case SIO__PKT_EVENT:
+  case SIO__PKT_BINARY_EVENT:
+    socket_onevent(s, p);
+    break;
+  case SIO__PKT_ACK:
+  case SIO__PKT_BINARY_ACK:
+    socket_onack(s, p);
+    break;
+  case SIO__PKT_DISCONNECT:
+    sio__socket_onclose(s, "client namespace disconnect");
+    break;
+  default:
+    break;
+  }
+}
+
+/* ---- disconnection ------------------------------------------------------------------------ */
+
+void sio__socket_onclose(sio_socket_t *s, const char *reason) {
+  if (!s->connected) return;
+  s->connected = 0;
+  sio_namespace_t *nsp = s->nsp;
+  sio__rooms_leave_all(s);
+  sio__hmap_del(&nsp->sockets, &s->node);
+  sio__client *c = s->client;
+  for (sio_socket_t **p = &c->sockets; *p; p = &(*p)->client_next)
+    if (*p == s) {
+      *p = s->client_next;
+      break;
+    }
+  s->client = NULL;
+  /* Kept acks outlive the socket (the app still owns them). */
+  for (sio_ack_t *a = s->kept; a; a = a->next) a->sock = NULL;
+  s->kept = NULL;
+  s->busy++;
+  if (nsp->on_disconnect) nsp->on_disconnect(s, reason, nsp->on_disconnect_data);
+  /* Acks still awaited will never come: their callbacks hear NULL. */
+  while (s->acks) {
+    sio__pending_ack *a = s->acks;
+    s->acks = a->next;
+    a->cb(s, NULL, a->data);
+    pending_ack_free(a);
+  }
+  s->busy--;
+  s->dead = 1;
+  release(s);
+}
+
+void sio_socket_disconnect(sio_socket_t *s, int close_connection) {
+  if (!s->connected) return;
+  if (close_connection) {
+    /* As socket.io: every namespace of the client gets its DISCONNECT
+     * (queued before the close, so the client does not reconnect), then
+     * the Engine.IO connection closes. */
+    sio__client *c = s->client;
+    while (c->sockets) sio_socket_disconnect(c->sockets, 0);
+    eio_socket_close(c->eio);
+    return;
+  }
+  sio__socket_packet(s, SIO__PKT_DISCONNECT, -1, NULL);
+  sio__socket_onclose(s, "server namespace disconnect");
+}
+
+/* ---- emitting ---------------------------------------------------------------------------- */
+
+static int emit(sio_socket_t *s, const char *event, json_t *args, int64_t id) {
+  if (!event || sio__reserved_event(event)) {
+    SIO_LOGE("sio: emitting the reserved event name \"%s\" is not allowed", event ? event : "(null)");
+    json_decref(args);
+    return EIO_EINVAL;
+  }
+  if (!s->connected) {
+    json_decref(args);
+    return EIO_ECLOSED;
+  }
+  json_t *data = sio__event_array(event, args);
+  if (!data) return EIO_ENOMEM;
+  int r = sio__socket_packet(s, SIO__PKT_EVENT, id, data);
+  json_decref(data);
+  return r;
+}
+
+int sio_emit(sio_socket_t *s, const char *event, json_t *args) { return emit(s, event, args, -1); }
+
+int sio_emit_with_ack(sio_socket_t *s, const char *event, json_t *args, uint32_t timeout_ms,
+                      sio_ack_cb cb, void *data) {
+  if (!cb) return emit(s, event, args, -1);
+  if (!s->connected) {
+    json_decref(args);
+    return EIO_ECLOSED;
+  }
+  sio__pending_ack *a = calloc(1, sizeof *a);
+  if (!a) {
+    json_decref(args);
+    return EIO_ENOMEM;
+  }
+  a->id = s->nsp->next_ack_id++;
+  a->cb = cb;
+  a->data = data;
+  a->sock = s;
+  int r = emit(s, event, args, a->id);
+  if (r != 0) {
+    free(a);
+    return r;
+  }
+  if (timeout_ms) {
+    /* Rare compared to plain emits, so a timer each is acceptable here. */
+    a->timer = malloc(sizeof *a->timer);
+    if (a->timer) {
+      uv_timer_init(s->client->eio->srv->http.net.loop, a->timer);
+      a->timer->data = a;
+      uv_timer_start(a->timer, pending_ack_timeout, timeout_ms, 0);
+    }
+  }
+  a->next = s->acks;
+  s->acks = a;
+  return 0;
+}
+
+/* ---- accessors ------------------------------------------------------------------------------ */
+
+const char *sio_socket_id(const sio_socket_t *s) { return s->id; }
+sio_namespace_t *sio_socket_namespace(const sio_socket_t *s) { return s->nsp; }
+int sio_socket_connected(const sio_socket_t *s) { return s->connected; }
+json_t *sio_socket_auth(const sio_socket_t *s) { return s->auth; }
+void sio_socket_set_data(sio_socket_t *s, void *data) { s->data = data; }
+void *sio_socket_get_data(const sio_socket_t *s) { return s->data; }
+
+eio_transport_t sio_socket_transport(const sio_socket_t *s) {
+  return s->client ? eio_socket_transport(s->client->eio) : EIO_TRANSPORT_POLLING;
+}
+const char *sio_socket_query(const sio_socket_t *s) {
+  return s->client ? eio_socket_query(s->client->eio) : "";
+}
+const char *sio_socket_header(const sio_socket_t *s, const char *name) {
+  return s->client ? eio_socket_header(s->client->eio, name) : NULL;
+}
+const char *sio_socket_address(const sio_socket_t *s) {
+  return s->client ? eio_socket_address(s->client->eio) : "";
+}
+
+void sio_socket_refuse(sio_socket_t *s, const char *message, json_t *data) {
+  free(s->refuse_message);
+  s->refuse_message = message ? strdup(message) : NULL;
+  json_decref(s->refuse_data);
+  s->refuse_data = data;
+}

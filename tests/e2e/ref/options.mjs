@@ -1,0 +1,52 @@
+// Command-line options shared by the reference servers, spelled as the C
+// programs spell them: --port N [--host H] [--ping-interval MS]
+// [--ping-timeout MS] [--connect-timeout MS].
+export function parseArgs(argv, defaults = {}) {
+  const opts = {
+    host: "127.0.0.1",
+    port: 3000,
+    pingInterval: 25000,
+    pingTimeout: 20000,
+    connectTimeout: 45000,
+    ...defaults,
+  };
+  const names = {
+    "--host": ["host", String],
+    "--port": ["port", Number],
+    "--ping-interval": ["pingInterval", Number],
+    "--ping-timeout": ["pingTimeout", Number],
+    "--connect-timeout": ["connectTimeout", Number],
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const spec = names[argv[i]];
+    if (!spec || i + 1 >= argv.length) {
+      console.error(`usage: ${process.argv[1]} ${Object.keys(names).map((n) => `[${n} V]`).join(" ")}`);
+      process.exit(2);
+    }
+    const [key, conv] = spec;
+    opts[key] = conv(argv[++i]);
+    if (conv === Number && !(Number.isInteger(opts[key]) && opts[key] >= 0)) {
+      console.error(`${argv[i - 1]}: not a non-negative integer: ${argv[i]}`);
+      process.exit(2);
+    }
+  }
+  return opts;
+}
+
+// Listens, prints "listening on HOST:PORT" to stderr (what the tests and
+// benchmarks wait for), and exits 0 once closed on SIGTERM or SIGINT.
+export function serve(httpServer, io, { host, port }) {
+  httpServer.listen(port, host, () => {
+    const addr = httpServer.address();
+    console.error(`listening on ${addr.address}:${addr.port}`);
+  });
+  const shutdown = () => {
+    // io.close() closes every Engine.IO session (answering held polls) and
+    // the HTTP server; drop idle keep-alive connections so it completes.
+    io.close(() => process.exit(0));
+    httpServer.closeAllConnections();
+    setTimeout(() => process.exit(0), 2000).unref();
+  };
+  process.once("SIGTERM", shutdown);
+  process.once("SIGINT", shutdown);
+}

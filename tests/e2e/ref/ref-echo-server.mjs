@@ -1,0 +1,82 @@
+// Reference echo server on the npm socket.io server: what
+// tests/e2e/sio-echo-server does in C, so the e2e tests can be checked
+// against Node (SIO_REF=1) and benchmarks have a baseline.
+//
+//   node ref-echo-server.mjs --port N [--host H] [--ping-interval MS] [--ping-timeout MS]
+//                            [--connect-timeout MS]
+//
+// Namespaces "/", "/custom" and "/refuse" (whose middleware refuses unless
+// auth.token === "ok"), all with the same handlers:
+//   on connect                     emit "auth" with the handshake auth object
+//   "message" ...args              emit "message-back" ...args
+//   "message-with-ack" ...args     ack with ...args
+//   "ping-me" [timeoutMs]          emit "ping-back" "please ack" asking for an
+//                                  ack; when acked with X emit "pinged" X, or
+//                                  "ping-timeout" once timeoutMs has passed
+//   "join" [room]                  join the room (and ack, if asked)
+//   "to-room" [room, ...args]      io.to(room).emit("message-back", ...args)
+//   "broadcast" ...args            socket.broadcast.emit("message-back", ...args)
+//   "disconnect-me" [close]        socket.disconnect(close)
+import { createServer } from "node:http";
+import { Server } from "socket.io";
+import { parseArgs, serve } from "./options.mjs";
+
+const opts = parseArgs(process.argv.slice(2));
+const httpServer = createServer();
+const io = new Server(httpServer, {
+  pingInterval: opts.pingInterval,
+  pingTimeout: opts.pingTimeout,
+  connectTimeout: opts.connectTimeout,
+  maxHttpBufferSize: 1e6,
+  cors: { origin: "*" },
+  serveClient: false,
+});
+
+const DEFAULT_PING_TIMEOUT_MS = 5000;
+
+function onConnection(socket) {
+  const nsp = socket.nsp;
+  socket.emit("auth", socket.handshake.auth);
+
+  socket.on("message", (...args) => socket.emit("message-back", ...args));
+
+  socket.on("message-with-ack", (...args) => {
+    const ack = args.pop();
+    if (typeof ack === "function") ack(...args);
+  });
+
+  socket.on("ping-me", (timeoutMs) => {
+    const ms = Number.isInteger(timeoutMs) && timeoutMs >= 0 ? timeoutMs : DEFAULT_PING_TIMEOUT_MS;
+    socket.timeout(ms).emit("ping-back", "please ack", (err, ...answer) => {
+      if (err) socket.emit("ping-timeout");
+      else socket.emit("pinged", ...answer);
+    });
+  });
+
+  socket.on("join", (room, ack) => {
+    if (typeof room === "string") socket.join(room);
+    if (typeof ack === "function") ack();
+  });
+
+  socket.on("to-room", (room, ...args) => {
+    if (typeof room === "string") nsp.to(room).emit("message-back", ...args);
+  });
+
+  socket.on("broadcast", (...args) => socket.broadcast.emit("message-back", ...args));
+
+  socket.on("disconnect-me", (close) => socket.disconnect(close === true));
+}
+
+io.of("/").on("connection", onConnection);
+io.of("/custom").on("connection", onConnection);
+
+const refuse = io.of("/refuse");
+refuse.use((socket, next) => {
+  if (socket.handshake.auth?.token === "ok") return next();
+  const err = new Error("Not authorized");
+  err.data = { reason: "test" };
+  next(err);
+});
+refuse.on("connection", onConnection);
+
+serve(httpServer, io, opts);

@@ -1,0 +1,139 @@
+/* sio-echo-server: the app the official socket.io-protocol test suite and our
+ * end-to-end tests expect.
+ *   sio-echo-server --port N [--host H] [--ping-interval 300] [--ping-timeout 200]
+ *                   [--connect-timeout 1000]
+ * Namespaces "/" and "/custom": on connect emit "auth" with the handshake
+ * auth; "message" → emit "message-back" with the same args;
+ * "message-with-ack" → ack with the same args. CORS "*", maxPayload 1e6.
+ * Test hooks (both namespaces): "ping-me" [timeoutMs] emits "ping-back"
+ * asking for an ack, then "pinged" with the ack's args (or "ping-timeout");
+ * "join" [room]; "to-room" [room, ...args] → io.to(room).emit("message-back");
+ * "broadcast" [...args] → socket.broadcast.emit("message-back");
+ * "disconnect-me" [close] → socket.disconnect(close).
+ * Namespace "/refuse" admits only auth {"token":"ok"}; others get
+ * CONNECT_ERROR "Not authorized" with data {"reason":"test"}. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sio.h"
+
+static void on_connection(sio_socket_t *s, void *data) {
+  sio_emit(s, "auth", json_pack("[O]", sio_socket_auth(s)));
+}
+
+static void on_message(sio_socket_t *s, const char *event, json_t *args, sio_ack_t *ack, void *data) {
+  sio_emit(s, "message-back", json_incref(args));
+}
+
+static void on_message_with_ack(sio_socket_t *s, const char *event, json_t *args, sio_ack_t *ack,
+                                void *data) {
+  if (ack) sio_ack(ack, json_incref(args));
+}
+
+static void on_pinged(sio_socket_t *s, json_t *args, void *data) {
+  if (!sio_socket_connected(s)) return;
+  if (args) sio_emit(s, "pinged", json_incref(args));
+  else sio_emit(s, "ping-timeout", NULL);
+}
+
+static void on_ping_me(sio_socket_t *s, const char *event, json_t *args, sio_ack_t *ack, void *data) {
+  json_int_t timeout = json_integer_value(json_array_get(args, 0));
+  sio_emit_with_ack(s, "ping-back", json_pack("[s]", "please ack"),
+                    timeout > 0 ? (uint32_t)timeout : 0, on_pinged, NULL);
+}
+
+static void on_join(sio_socket_t *s, const char *event, json_t *args, sio_ack_t *ack, void *data) {
+  const char *room = json_string_value(json_array_get(args, 0));
+  if (room) sio_socket_join(s, room);
+  if (ack) sio_ack(ack, NULL);
+}
+
+static void on_to_room(sio_socket_t *s, const char *event, json_t *args, sio_ack_t *ack, void *data) {
+  const char *room = json_string_value(json_array_get(args, 0));
+  if (!room) return;
+  json_t *rest = json_array();
+  for (size_t i = 1; i < json_array_size(args); i++) json_array_append(rest, json_array_get(args, i));
+  sio_emit_to(sio_socket_namespace(s), room, "message-back", rest);
+}
+
+static void on_broadcast(sio_socket_t *s, const char *event, json_t *args, sio_ack_t *ack, void *data) {
+  sio_broadcast_emit(s, "message-back", json_incref(args));
+}
+
+static void on_disconnect_me(sio_socket_t *s, const char *event, json_t *args, sio_ack_t *ack, void *data) {
+  sio_socket_disconnect(s, json_is_true(json_array_get(args, 0)));
+}
+
+static int refuse_mw(sio_socket_t *s, void *data) {
+  const char *token = json_string_value(json_object_get(sio_socket_auth(s), "token"));
+  if (token && strcmp(token, "ok") == 0) return 0;
+  sio_socket_refuse(s, "Not authorized", json_pack("{s:s}", "reason", "test"));
+  return -1;
+}
+
+static void setup_namespace(sio_namespace_t *nsp) {
+  sio_on_connection(nsp, on_connection, NULL);
+  sio_on(nsp, "message", on_message, NULL);
+  sio_on(nsp, "message-with-ack", on_message_with_ack, NULL);
+  sio_on(nsp, "ping-me", on_ping_me, NULL);
+  sio_on(nsp, "join", on_join, NULL);
+  sio_on(nsp, "to-room", on_to_room, NULL);
+  sio_on(nsp, "broadcast", on_broadcast, NULL);
+  sio_on(nsp, "disconnect-me", on_disconnect_me, NULL);
+}
+
+static uv_signal_t sig_int, sig_term;
+static sio_server_t *server;
+
+static void on_signal(uv_signal_t *h, int signum) {
+  uv_close((uv_handle_t *)&sig_int, NULL);
+  uv_close((uv_handle_t *)&sig_term, NULL);
+  sio_server_close(server, NULL, NULL);
+}
+
+int main(int argc, char **argv) {
+  sio_options_t opts;
+  sio_options_init(&opts);
+  int port = 3000;
+  const char *host = "127.0.0.1";
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int has = i + 1 < argc;
+    if (!strcmp(a, "--port") && has) port = atoi(argv[++i]);
+    else if (!strcmp(a, "--host") && has) host = argv[++i];
+    else if (!strcmp(a, "--ping-interval") && has) opts.eio.ping_interval_ms = (uint32_t)atoi(argv[++i]);
+    else if (!strcmp(a, "--ping-timeout") && has) opts.eio.ping_timeout_ms = (uint32_t)atoi(argv[++i]);
+    else if (!strcmp(a, "--connect-timeout") && has) opts.connect_timeout_ms = (uint32_t)atoi(argv[++i]);
+    else {
+      fprintf(stderr,
+              "usage: %s --port N [--host H] [--ping-interval MS] [--ping-timeout MS] "
+              "[--connect-timeout MS]\n",
+              argv[0]);
+      return 2;
+    }
+  }
+  opts.eio.cors_origin = "*";
+  signal(SIGPIPE, SIG_IGN);
+  uv_loop_t *loop = uv_default_loop();
+  int r = sio_server_new(loop, &opts, &server);
+  if (!r) r = sio_server_listen(server, host, port);
+  if (r) {
+    fprintf(stderr, "sio-echo-server: cannot listen on %s:%d: %s\n", host, port, eio_strerror(r));
+    return 1;
+  }
+  setup_namespace(sio_of(server, "/"));
+  setup_namespace(sio_of(server, "/custom"));
+  sio_namespace_t *refuse = sio_of(server, "/refuse");
+  setup_namespace(refuse);
+  sio_use(refuse, refuse_mw, NULL);
+  fprintf(stderr, "sio-echo-server listening on %s:%d\n", host, sio_server_port(server));
+  uv_signal_init(loop, &sig_int);
+  uv_signal_init(loop, &sig_term);
+  uv_signal_start(&sig_int, on_signal, SIGINT);
+  uv_signal_start(&sig_term, on_signal, SIGTERM);
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_loop_close(loop);
+  return 0;
+}
