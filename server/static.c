@@ -284,9 +284,8 @@ static int respond_rel(static_site_t *site, eio_http_request_t *req, const char 
            "Content-Type: %s\r\nETag: %s\r\nCache-Control: no-cache\r\n"
            "X-Content-Type-Options: nosniff\r\n",
            e->type, e->etag);
-  /* HEAD gets the headers without the body; eio_http_respond derives
-   * Content-Length from the body it is given, so it says 0 here. */
-  eio_http_respond(req, 200, headers, head ? NULL : e->body, head ? 0 : e->len);
+  /* For HEAD, eio_http_respond sends the length of this body but not the body. */
+  eio_http_respond(req, 200, headers, e->body, e->len);
   return 1;
 }
 

@@ -129,7 +129,8 @@ const char *eio_http_request_header(const eio_http_request_t *req, const char *n
 const char *eio_http_request_body(const eio_http_request_t *req, size_t *len);
 /* Sends a response. `headers` is NULL or extra header lines, each ending in
  * "\r\n" (e.g. "Content-Type: text/html\r\nETag: \"x\"\r\n"); Content-Length
- * and Connection are added. The body is copied. */
+ * and Connection are added. The body is copied. A HEAD request gets the
+ * headers (with this body's length) and no body; a 304 gets no length. */
 int eio_http_respond(eio_http_request_t *req, int status, const char *headers,
                      const void *body, size_t len);
 

@@ -161,7 +161,12 @@ describe("static files", () => {
       assert.ok(etag, "has an ETag");
       const again = await fetch(`${server.url}${url}`, { headers: { "If-None-Match": etag } });
       assert.equal(again.status, 304);
+      assert.equal(again.headers.get("content-length"), null, "a 304 claims no length");
       assert.equal((await again.arrayBuffer()).byteLength, 0);
+      const head = await fetch(`${server.url}${url}`, { method: "HEAD" });
+      assert.equal(head.status, 200);
+      assert.equal(Number(head.headers.get("content-length")), Number(res.headers.get("content-length")),
+        "HEAD gives the GET's length");
       const other = await fetch(`${server.url}${url}`, { headers: { "If-None-Match": '"something-else"' } });
       assert.equal(other.status, 200);
       await other.arrayBuffer();

@@ -32,8 +32,10 @@ static sio__rbuf *http_head(int status, const char *headers, size_t body_len, in
   int n = snprintf(rb->data, 128, "HTTP/1.1 %d %s\r\n", status, sio__http_status_text(status));
   if (hl) memcpy(rb->data + n, headers, hl);
   n += (int)hl;
-  n += snprintf(rb->data + n, 96, "Content-Length: %zu\r\nConnection: %s\r\n\r\n", body_len,
-                keep_alive ? "keep-alive" : "close");
+  /* A 304 carries no body and must not claim a length other than the
+   * resource's: say nothing. */
+  if (status != 304) n += snprintf(rb->data + n, 48, "Content-Length: %zu\r\n", body_len);
+  n += snprintf(rb->data + n, 48, "Connection: %s\r\n\r\n", keep_alive ? "keep-alive" : "close");
   rb->len = (uint32_t)n;
   *head_len = (size_t)n;
   return rb;
@@ -66,6 +68,8 @@ void sio__http_respond(sio__conn *c, int status, const char *headers, const void
     sio__conn_close(c);
     return;
   }
+  /* HEAD: the length of what a GET would get, and no body. */
+  if (status == 304 || (hc && hc->head)) len = 0;
   if (len) memcpy(rb->data + hl, body, len);
   rb->len = (uint32_t)(hl + len);
   sio__conn_write(c, rb, 0, rb->len);
@@ -145,6 +149,7 @@ static int http_cb_complete(void *ud, sio__http_req *req) {
   sio__http_conn *hc = sio__http_conn_of(c);
   if (req->upgrade) return 0; /* the feed returns SIO__HTTP_UPGRADE */
   hc->keep_alive = req->keep_alive;
+  hc->head = req->method == HTTP_HEAD;
   hc->pending = 1; /* until answered; http_finish clears it */
   int r = s->on_request(s, c, req, hc->body, hc->body_len);
   free(hc->body);

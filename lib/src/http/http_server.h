@@ -19,6 +19,7 @@ typedef struct sio__http_conn {
   size_t body_len, body_cap;
   uint8_t pending;    /* an answer is owed (SIO__HTTP_ASYNC) */
   uint8_t keep_alive; /* of the request being answered */
+  uint8_t head;       /* ... and it is a HEAD request */
   void *owner;        /* the application object waiting to answer, if any */
 } sio__http_conn;
 
