@@ -435,3 +435,57 @@ describe("connect timeout", () => {
     });
   }
 });
+
+// What the server application is told when a socket goes (its disconnect
+// handler's reason), read back through the echo server's "disconnect-reason".
+describe("disconnect reasons seen by the server app", () => {
+  // Asks until the server has a reason for `id` (disconnects are noticed
+  // asynchronously), for at most 5 s.
+  async function reasonFor(observer, id) {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const reason = await observer.timeout(2000).emitWithAck("disconnect-reason", id);
+      if (reason !== null || Date.now() > deadline) return reason;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  for (const mode of ["websocket", "polling"]) {
+    test(`client, transport and server initiated (${mode})`, T, async () => {
+      const observer = await connect("websocket");
+      const a = await connect(mode);
+      const aid = a.id;
+      a.disconnect();
+      assert.equal(await reasonFor(observer, aid), "client namespace disconnect");
+
+      const b = await connect(mode);
+      const bid = b.id;
+      b.io.engine.close();
+      assert.equal(await reasonFor(observer, bid), "transport close");
+
+      const c = await connect(mode);
+      const cid = c.id;
+      c.emit("disconnect-me", false);
+      assert.equal(await reasonFor(observer, cid), "server namespace disconnect");
+    });
+  }
+
+  test("ping timeout (a client that stops answering pings)", T, async () => {
+    const observer = await connect("websocket");
+    const { default: WebSocket } = await import("ws");
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=websocket`);
+    const id = await withTimeout(new Promise((resolve) => {
+      ws.on("message", (d) => {
+        const text = d.toString();
+        if (text.startsWith("0")) ws.send("40");
+        else if (text.startsWith("40")) resolve(JSON.parse(text.slice(2)).sid);
+        // pings ("2") are deliberately left unanswered
+      });
+    }), 5000, "raw client connected");
+    try {
+      assert.equal(await reasonFor(observer, id), "ping timeout");
+    } finally {
+      ws.terminate();
+    }
+  });
+});

@@ -9,7 +9,9 @@
  * asking for an ack, then "pinged" with the ack's args (or "ping-timeout");
  * "join" [room]; "to-room" [room, ...args] → io.to(room).emit("message-back");
  * "broadcast" [...args] → socket.broadcast.emit("message-back");
- * "disconnect-me" [close] → socket.disconnect(close).
+ * "disconnect-me" [close] → socket.disconnect(close);
+ * "disconnect-reason" [id] → ack with the reason this app was given when
+ * socket id disconnected (null if unknown; the last 64 are kept).
  * Namespace "/refuse" admits only auth {"token":"ok"}; others get
  * CONNECT_ERROR "Not authorized" with data {"reason":"test"}. */
 #include <signal.h>
@@ -66,6 +68,27 @@ static void on_disconnect_me(sio_socket_t *s, const char *event, json_t *args, s
   sio_socket_disconnect(s, json_is_true(json_array_get(args, 0)));
 }
 
+static struct {
+  char id[21];
+  char reason[40];
+} reasons[64];
+static unsigned nreasons;
+
+static void on_disconnect(sio_socket_t *s, const char *reason, void *data) {
+  unsigned i = nreasons++ % 64;
+  snprintf(reasons[i].id, sizeof reasons[i].id, "%s", sio_socket_id(s));
+  snprintf(reasons[i].reason, sizeof reasons[i].reason, "%s", reason);
+}
+
+static void on_disconnect_reason(sio_socket_t *s, const char *event, json_t *args, sio_ack_t *ack,
+                                 void *data) {
+  const char *id = json_string_value(json_array_get(args, 0));
+  const char *found = NULL;
+  for (unsigned i = 0; id && i < 64 && i < nreasons; i++)
+    if (strcmp(reasons[i].id, id) == 0) found = reasons[i].reason;
+  if (ack) sio_ack(ack, json_pack("[s?]", found));
+}
+
 static int refuse_mw(sio_socket_t *s, void *data) {
   const char *token = json_string_value(json_object_get(sio_socket_auth(s), "token"));
   if (token && strcmp(token, "ok") == 0) return 0;
@@ -82,6 +105,8 @@ static void setup_namespace(sio_namespace_t *nsp) {
   sio_on(nsp, "to-room", on_to_room, NULL);
   sio_on(nsp, "broadcast", on_broadcast, NULL);
   sio_on(nsp, "disconnect-me", on_disconnect_me, NULL);
+  sio_on(nsp, "disconnect-reason", on_disconnect_reason, NULL);
+  sio_on_disconnect(nsp, on_disconnect, NULL);
 }
 
 static uv_signal_t sig_int, sig_term;

@@ -17,6 +17,8 @@
 //   "to-room" [room, ...args]      io.to(room).emit("message-back", ...args)
 //   "broadcast" ...args            socket.broadcast.emit("message-back", ...args)
 //   "disconnect-me" [close]        socket.disconnect(close)
+//   "disconnect-reason" [id]       ack with the reason the server app got when
+//                                  socket id disconnected (null if unknown)
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { parseArgs, serve } from "./options.mjs";
@@ -33,6 +35,12 @@ const io = new Server(httpServer, {
 });
 
 const DEFAULT_PING_TIMEOUT_MS = 5000;
+const reasons = new Map(); // socket id → disconnect reason, the last 64
+
+function onDisconnect(socket, reason) {
+  reasons.set(socket.id, reason);
+  if (reasons.size > 64) reasons.delete(reasons.keys().next().value);
+}
 
 function onConnection(socket) {
   const nsp = socket.nsp;
@@ -65,6 +73,12 @@ function onConnection(socket) {
   socket.on("broadcast", (...args) => socket.broadcast.emit("message-back", ...args));
 
   socket.on("disconnect-me", (close) => socket.disconnect(close === true));
+
+  socket.on("disconnect-reason", (id, ack) => {
+    if (typeof ack === "function") ack(reasons.get(id) ?? null);
+  });
+
+  socket.on("disconnect", (reason) => onDisconnect(socket, reason));
 }
 
 io.of("/").on("connection", onConnection);
