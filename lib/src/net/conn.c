@@ -25,6 +25,23 @@ static void conn_mark_dirty(sio__conn *c) {
   c->net->dirty = c;
 }
 
+/* Write-side failures never call back into the protocol from inside a write
+ * (a broadcast may be walking room lists when a recipient overflows); the
+ * connection is failed from the loop-turn flush instead. */
+static void conn_fail_later(sio__conn *c, int status) {
+  if (c->flags & (SIO__CONN_FAILED | SIO__CONN_CLOSING)) return;
+  c->flags |= SIO__CONN_FAILED;
+  c->fail_status = status;
+  conn_mark_dirty(c);
+}
+
+static void conn_fail_now(sio__conn *c) {
+  c->flags &= ~SIO__CONN_FAILED;
+  if (c->proto && c->proto->on_eof) c->proto->on_eof(c, c->fail_status);
+  else sio__conn_close(c);
+  if (!(c->flags & SIO__CONN_CLOSING)) sio__conn_close(c);
+}
+
 static int wq_push(sio__conn *c, sio__rbuf *rb, uint32_t off, uint32_t len) {
   if (c->wq_count == c->wq_cap) {
     uint32_t ncap = c->wq_cap ? c->wq_cap * 2 : 8;
@@ -89,6 +106,24 @@ static uint32_t wq_fill(sio__conn *c, uv_buf_t *bufs, size_t *total) {
 
 static void conn_flush(sio__conn *c);
 
+static void conn_shutdown_cb(uv_shutdown_t *req, int status) { free(req); }
+
+/* All our bytes are out: send FIN and wait (reading) for the peer's. */
+static void conn_shutdown(sio__conn *c) {
+  if (sio__tq_armed(&c->timer) && c->timer.q == &c->net->linger_tq) return; /* already sent */
+  uv_shutdown_t *req = malloc(sizeof *req);
+  if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, conn_shutdown_cb) != 0) {
+    free(req);
+    sio__conn_close(c);
+    return;
+  }
+  sio__tq_arm(&c->net->linger_tq, &c->timer);
+}
+
+static void conn_linger_expired(sio__tq *q, sio__tq_node *n) {
+  sio__conn_close(sio__container_of(n, sio__conn, timer));
+}
+
 static void conn_write_cb(uv_write_t *req, int status) {
   conn_write_req *wr = (conn_write_req *)req;
   sio__conn *c = wr->conn;
@@ -100,8 +135,7 @@ static void conn_write_cb(uv_write_t *req, int status) {
     /* Cancelled by a close, or the peer is gone: the queue is dropped. */
     if (!(c->flags & SIO__CONN_CLOSING)) {
       SIO_LOGD("write failed: %s", uv_strerror(status));
-      if (c->proto && c->proto->on_eof) c->proto->on_eof(c, status);
-      else sio__conn_close(c);
+      conn_fail_later(c, status);
     }
     return;
   }
@@ -112,7 +146,7 @@ static void conn_write_cb(uv_write_t *req, int status) {
 /* Writes synchronously as far as the socket takes it; whatever is left goes
  * out through one uv_write whose callback continues the flush. */
 static void conn_flush(sio__conn *c) {
-  if (c->flags & (SIO__CONN_WRITING | SIO__CONN_CLOSING | SIO__CONN_HOLD)) return;
+  if (c->flags & (SIO__CONN_WRITING | SIO__CONN_CLOSING | SIO__CONN_HOLD | SIO__CONN_FAILED)) return;
   while (c->wq_count) {
     uv_buf_t bufs[SIO__IOV_BATCH];
     size_t total;
@@ -121,8 +155,7 @@ static void conn_flush(sio__conn *c) {
     if (r == UV_EAGAIN || r == UV_ENOSYS) r = 0;
     if (r < 0) {
       SIO_LOGD("write failed: %s", uv_strerror(r));
-      if (c->proto && c->proto->on_eof) c->proto->on_eof(c, r);
-      else sio__conn_close(c);
+      conn_fail_later(c, r);
       return;
     }
     wq_consume(c, (size_t)r);
@@ -131,7 +164,7 @@ static void conn_flush(sio__conn *c) {
   if (c->wq_count) {
     conn_write_req *wr = malloc(sizeof *wr);
     if (!wr) {
-      sio__conn_close(c);
+      conn_fail_later(c, UV_ENOMEM);
       return;
     }
     size_t total;
@@ -141,7 +174,7 @@ static void conn_flush(sio__conn *c) {
     int r = uv_write(&wr->req, (uv_stream_t *)&c->tcp, wr->bufs, wr->nsegs, conn_write_cb);
     if (r < 0) {
       free(wr);
-      sio__conn_close(c);
+      conn_fail_later(c, r);
       return;
     }
     c->flags |= SIO__CONN_WRITING;
@@ -150,6 +183,8 @@ static void conn_flush(sio__conn *c) {
   if (c->flags & SIO__CONN_CLOSE_AFTER) {
     c->flags &= ~SIO__CONN_CLOSE_AFTER;
     sio__conn_close(c);
+  } else if (c->flags & SIO__CONN_LINGER) {
+    conn_shutdown(c);
   }
 }
 
@@ -176,16 +211,17 @@ static void conn_hold_expired(sio__tq *q, sio__tq_node *n) {
 int sio__conn_write(sio__conn *c, sio__rbuf *rb, size_t off, size_t len) {
   if (c->flags & (SIO__CONN_CLOSING | SIO__CONN_CLOSE_AFTER)) return -1;
   if (len == 0) return 0;
+  if (c->flags & SIO__CONN_FAILED) return -1;
   if (c->wq_bytes + len > c->net->max_send_queue) {
     char peer[64];
     sio__conn_peer(c, peer, sizeof peer);
     SIO_LOGW("dropping connection from %s: send queue over %zu bytes (client not reading)", peer,
              c->net->max_send_queue);
-    sio__conn_close(c);
+    conn_fail_later(c, UV_ENOBUFS);
     return -1;
   }
   if (wq_push(c, rb, (uint32_t)off, (uint32_t)len) != 0) {
-    sio__conn_close(c);
+    conn_fail_later(c, UV_ENOMEM);
     return -1;
   }
   conn_mark_dirty(c);
@@ -194,7 +230,10 @@ int sio__conn_write(sio__conn *c, sio__rbuf *rb, size_t off, size_t len) {
 
 int sio__conn_write_copy(sio__conn *c, const void *data, size_t len) {
   sio__rbuf *rb = sio__rbuf_new(len);
-  if (!rb) return -1;
+  if (!rb) {
+    conn_fail_later(c, UV_ENOMEM);
+    return -1;
+  }
   memcpy(rb->data, data, len);
   rb->len = (uint32_t)len;
   int r = sio__conn_write(c, rb, 0, len);
@@ -329,6 +368,23 @@ void sio__conn_close_after_write(sio__conn *c) {
   conn_mark_dirty(c);
 }
 
+void sio__conn_close_linger(sio__conn *c) {
+  if (c->flags & (SIO__CONN_CLOSING | SIO__CONN_CLOSE_AFTER | SIO__CONN_LINGER)) return;
+  c->flags |= SIO__CONN_LINGER;
+  c->flags &= ~SIO__CONN_HOLD; /* the timer node is the linger's now */
+  sio__tq_cancel(&c->timer);
+  if (c->flags & SIO__CONN_EOF) {
+    /* The peer is already gone: nothing to wait for. */
+    sio__conn_close_after_write(c);
+    return;
+  }
+  if (c->flags & SIO__CONN_PAUSED) {
+    c->flags &= ~SIO__CONN_PAUSED;
+    uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb);
+  }
+  conn_mark_dirty(c);
+}
+
 void sio__conn_peer(sio__conn *c, char *out, size_t cap) {
   struct sockaddr_storage ss;
   int len = sizeof ss;
@@ -353,6 +409,10 @@ static void net_flush_cb(uv_prepare_t *p) {
       c->dirty_next = NULL;
       c->flags &= ~SIO__CONN_DIRTY;
       if (c->flags & SIO__CONN_CLOSING) continue;
+      if (c->flags & SIO__CONN_FAILED) {
+        conn_fail_now(c);
+        continue;
+      }
       if (c->flags & SIO__CONN_RESUME) conn_resume_now(c);
       conn_flush(c);
     }
@@ -399,7 +459,8 @@ int sio__net_init(sio__net *net, uv_loop_t *loop) {
   uv_prepare_start(&net->flusher, net_flush_cb);
   uv_unref((uv_handle_t *)&net->flusher);
   sio__tq_init(loop, &net->hold_tq, 3, conn_hold_expired, net);
-  net->pending_handles = 2; /* the flusher and the hold queue's timer */
+  sio__tq_init(loop, &net->linger_tq, 2000, conn_linger_expired, net);
+  net->pending_handles = 3; /* the flusher and two queues' timers */
   return 0;
 }
 
@@ -461,4 +522,6 @@ void sio__net_close(sio__net *net, void (*on_closed)(sio__net *net)) {
   uv_close((uv_handle_t *)&net->flusher, flusher_close_cb);
   net->hold_tq.timer.data = net;
   sio__tq_close(&net->hold_tq, flusher_close_cb);
+  net->linger_tq.timer.data = net;
+  sio__tq_close(&net->linger_tq, flusher_close_cb);
 }

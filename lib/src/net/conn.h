@@ -50,6 +50,8 @@ enum {
   SIO__CONN_RESUME = 1 << 5,      /* in net->dirty to re-feed leftover bytes */
   SIO__CONN_EOF = 1 << 6,         /* the peer has closed its side */
   SIO__CONN_HOLD = 1 << 7,        /* writes held back by sio__conn_flush_alone */
+  SIO__CONN_FAILED = 1 << 8,      /* a write failed or overflowed: fail it at the flush */
+  SIO__CONN_LINGER = 1 << 9,      /* closing politely: flush, FIN, drain input until EOF */
 };
 
 struct sio__conn {
@@ -62,6 +64,7 @@ struct sio__conn {
   char *leftover;            /* unconsumed input */
   uint32_t leftover_len;
   uint32_t flags;
+  int fail_status;           /* with SIO__CONN_FAILED: the libuv error, or UV_ENOBUFS */
   sio__wseg *wq;             /* ring of queued segments, allocated lazily */
   uint32_t wq_head, wq_count, wq_cap;
   size_t wq_bytes;
@@ -77,6 +80,7 @@ struct sio__net {
   size_t max_send_queue;     /* a connection whose queue grows past this is dropped */
   char *rbuf;                /* the shared read buffer */
   sio__tq hold_tq;           /* sio__conn_flush_alone's pause */
+  sio__tq linger_tq;         /* how long a lingering close waits for the peer */
   /* Called for each accepted connection: set c->proto (and proto_data). */
   void (*on_accept)(sio__net *net, sio__conn *c);
   void *data;
@@ -106,6 +110,11 @@ void sio__conn_flush_alone(sio__conn *c);
 void sio__conn_close(sio__conn *c);
 /* Closes after the queued writes are sent. */
 void sio__conn_close_after_write(sio__conn *c);
+/* Closes politely: sends what is queued, half-closes (FIN), then reads and
+ * discards until the peer closes too, or 2 s pass. A peer still sending
+ * (say, the rest of an oversized message) then sees our last words (a
+ * WebSocket close frame) instead of a reset. */
+void sio__conn_close_linger(sio__conn *c);
 /* Stops reading; unconsumed bytes stay in the leftover buffer. */
 void sio__conn_pause_read(sio__conn *c);
 /* Re-delivers kept bytes (from the next flush, never re-entrantly) and reads again. */

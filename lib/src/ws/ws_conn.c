@@ -112,7 +112,8 @@ void sio__ws_close(sio__conn *c, unsigned code, const char *reason) {
     ws_send_op(c, SIO__WS_OP_CLOSE, payload, n);
     w->close_sent = 1;
   }
-  sio__conn_close_after_write(c);
+  /* Wait for the peer's close (RFC 6455 7.1.1) while discarding its data. */
+  sio__conn_close_linger(c);
 }
 
 /* ---- parser callbacks ------------------------------------------------------ */
@@ -163,7 +164,7 @@ static size_t ws_on_data(sio__conn *c, char *data, size_t len) {
     size_t n = sio__ws_close_payload(payload, (uint16_t)r, "");
     ws_send_op(c, SIO__WS_OP_CLOSE, payload, n);
     w->close_sent = 1;
-    sio__conn_close_after_write(c);
+    sio__conn_close_linger(c);
     ws_notify(c, (unsigned)r);
   }
   return len;

@@ -39,7 +39,8 @@ void sio__ws_set_handler(sio__conn *c, const sio__ws_handler *h, void *ud);
 int sio__ws_send_packet(sio__conn *c, sio__rbuf *rb);
 /* Queues a text or binary frame with a copy of the bytes. */
 int sio__ws_send(sio__conn *c, int binary, const void *data, size_t len);
-/* Sends a close frame (code 0: no status code) and closes after it is written.
+/* Sends a close frame (code 0: no status code) and closes once the peer has
+ * answered or closed (sio__conn_close_linger).
  * The handler's on_close is not called for a close started here. */
 void sio__ws_close(sio__conn *c, unsigned code, const char *reason);
 

@@ -1,0 +1,183 @@
+/* sio-bench: a load generator speaking Engine.IO v4 + Socket.IO v5 itself
+ * (raw WebSocket with masked client frames, or HTTP long-polling), to
+ * measure a server from outside. Shared declarations.
+ *
+ *   sio_bench.c   options, control thread, results
+ *   bench_loop.c  per-thread epoll loop, sockets, buffers, Engine.IO and
+ *                 Socket.IO packet handling, the modes, latency histogram
+ *   bench_ws.c    WebSocket transport (HTTP upgrade, frames)
+ *   bench_poll.c  long-polling transport (two keep-alive HTTP connections)
+ */
+#ifndef SIO_BENCH_H
+#define SIO_BENCH_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum bench_mode { MODE_IDLE, MODE_ECHO, MODE_FANOUT, MODE_CONNECT };
+enum bench_transport { TR_WS, TR_POLL };
+
+typedef struct bench_config {
+  const char *host;
+  uint32_t host_addr; /* network order */
+  int port;
+  const char *path;
+  int mode;
+  int transport;
+  int clients; /* connect mode: concurrency */
+  double duration, warmup, drain, connect_timeout;
+  int inflight;
+  int senders;
+  double rate;
+  int payload;
+  int sources;
+  int threads;
+  int server_pid;
+  double ramp;
+  const char *label;
+} bench_config_t;
+
+extern bench_config_t g_cfg;
+extern char *g_payload; /* g_cfg.payload bytes of 'x' */
+
+/* Phases, set by the control thread, followed by the workers. */
+enum { PH_CONNECT, PH_RUN, PH_DRAIN, PH_STOP };
+
+typedef struct bench_control {
+  _Atomic int phase;
+  /* Times are ns since the program started (now_ns()). Written before the
+   * phase goes to PH_RUN (release); win_end may be moved earlier by SIGINT. */
+  int64_t run_start;
+  int64_t win_start;
+  _Atomic int64_t win_end;
+} bench_control_t;
+
+extern bench_control_t g_ctl;
+
+int64_t now_ns(void); /* CLOCK_MONOTONIC since program start */
+
+/* ---- latency histogram: log-linear, 128 sub-buckets per power of two
+ * (relative error < 0.8%), exact count and max ---- */
+#define H_SUB_BITS 8
+#define H_HALF (1u << (H_SUB_BITS - 1))
+#define H_N ((64 - H_SUB_BITS + 2) * H_HALF)
+typedef struct hist {
+  uint64_t count;
+  uint64_t max;
+  uint64_t b[H_N];
+} hist_t;
+
+void hist_add(hist_t *h, uint64_t v);
+void hist_merge(hist_t *dst, const hist_t *src);
+uint64_t hist_pct(const hist_t *h, double p); /* value in ns */
+
+/* ---- sockets and clients ---- */
+enum { SK_CLOSED, SK_CONNECTING, SK_OPEN };
+
+typedef struct bsock {
+  int fd;
+  uint8_t st;
+  uint8_t want_out; /* EPOLLOUT registered */
+  uint8_t dirty;    /* on the thread's flush list */
+  uint8_t busy;     /* polling: a request is outstanding */
+  uint8_t *rbuf;    /* a partial frame/response kept between reads */
+  uint32_t rlen, rcap;
+  uint8_t *wbuf;
+  uint32_t wlen, woff, wcap;
+  int64_t last_used; /* polling: last response, to avoid a stale keep-alive */
+  struct bsock *next_dirty;
+} bsock_t;
+
+/* Client states. */
+enum { C_IDLE, C_HTTP, C_EIO, C_SIO, C_UP, C_DEAD };
+
+typedef struct bconn {
+  bsock_t s[2]; /* WebSocket: s[0]; polling: s[0] GET, s[1] POST */
+  uint32_t idx; /* in the thread's array */
+  uint32_t gidx;
+  uint32_t attempt;
+  uint8_t st;
+  uint8_t sender;
+  uint8_t in_restart;
+  uint8_t sidlen;
+  char sid[32]; /* polling: the Engine.IO session id */
+  int64_t t_start;   /* handshake start */
+  int64_t last_ping; /* open or last ping */
+  uint32_t inflight;
+  uint8_t *pbuf; /* polling: packets waiting for the next POST */
+  uint32_t plen, pcap;
+} bconn_t;
+
+typedef struct bthread {
+  int idx;
+  pthread_t tid;
+  int ep;
+  int tfd; /* fanout pacing timer, -1 if none */
+  bconn_t *conns;
+  uint32_t n;
+  uint32_t next_start; /* connect phase: next client to start */
+  uint32_t pending_hs; /* handshakes under way */
+  int64_t phase_start;
+  int phase;
+  bsock_t *dirty;
+  uint32_t *restart; /* connect mode: slots to start again */
+  uint32_t nrestart;
+  uint8_t *rscratch; /* reads land here when no partial data is kept */
+  uint32_t rscratch_cap;
+  uint8_t *scratch; /* building packets */
+  uint32_t scratch_cap;
+  uint32_t rng;
+  /* fanout senders */
+  uint32_t *snd;
+  uint32_t nsnd, snd_rr;
+  double rate; /* this thread's share, msgs/s */
+  uint64_t paced;
+  int64_t pace_start;
+  /* results (owned by the thread; read by the control thread after join,
+   * the pub_* ones while running) */
+  uint64_t connected, failed, errors, closed, pings, other;
+  uint64_t events, deliveries, received, sent_win, sent, dropped, connects;
+  uint64_t up_at_run;
+  int64_t ping_gap_max, ping_interval;
+  uint64_t err_refused, err_http, err_closed, err_proto;
+  hist_t lat;
+  _Atomic uint64_t pub_connected, pub_failed, pub_received, pub_sent_win, pub_up;
+} bthread_t;
+
+void *bench_thread_main(void *arg);
+
+/* bench_loop.c: used by the transports */
+bsock_t *sock_open(bthread_t *th, bconn_t *c, int which);
+void sock_close(bthread_t *th, bsock_t *s);
+void sock_write(bthread_t *th, bsock_t *s, const void *data, size_t len);
+uint8_t *sock_wreserve(bsock_t *s, size_t len); /* room for len bytes at wbuf+wlen */
+void sock_mark_dirty(bthread_t *th, bsock_t *s);
+enum { ERR_REFUSED, ERR_HTTP, ERR_CLOSED, ERR_PROTO, ERR_NONE };
+void conn_fail(bthread_t *th, bconn_t *c, int why);
+void conn_send(bthread_t *th, bconn_t *c, const char *pkt, size_t len);
+/* One Engine.IO packet (type digit first). Returns -1 if c died. */
+int eio_packet(bthread_t *th, bconn_t *c, const char *p, size_t n, int64_t now);
+/* The Engine.IO open packet was handled (sid, pingInterval parsed). */
+void conn_opened(bthread_t *th, bconn_t *c, int64_t now);
+
+/* bench_ws.c */
+void ws_start(bthread_t *th, bconn_t *c);
+/* Consumes complete units from buf; returns bytes used, -1 if c died. */
+long ws_on_data(bthread_t *th, bconn_t *c, uint8_t *buf, size_t len, int64_t now);
+void ws_send(bthread_t *th, bconn_t *c, const char *pkt, size_t len);
+void ws_close(bthread_t *th, bconn_t *c);
+
+/* bench_poll.c */
+void poll_start(bthread_t *th, bconn_t *c);
+long poll_on_data(bthread_t *th, bconn_t *c, int which, uint8_t *buf, size_t len, int64_t now);
+void poll_send(bthread_t *th, bconn_t *c, const char *pkt, size_t len);
+void poll_on_eof(bthread_t *th, bconn_t *c, int which);
+void poll_opened(bthread_t *th, bconn_t *c);
+void poll_close(bthread_t *th, bconn_t *c);
+
+#endif

@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: sio against Node's socket.io 4.8 (tests/e2e/ref/),
+# both driven by the same load generator (sio-bench) over loopback.
+#
+#   tests/bench/compare.sh                 full run, ~15 min: docs/BENCHMARKS.md,
+#                                          docs/bench-fanout.png, docs/bench-results.jsonl
+#   QUICK=1 tests/bench/compare.sh         smoke run, ~2 min, into build/bench-quick/
+#   tests/bench/compare.sh --report-only   regenerate the report from the .jsonl
+#
+# Environment:
+#   ROUNDS=N      rounds (default 3; QUICK: 1). Every round runs every scenario
+#                 for both servers, alternating which one goes first.
+#   QUICK=1       small client counts and short runs.
+#   OUTDIR=DIR    where the .jsonl, .md and .png go.
+#   SIO_BUILD=DIR the meson build (default build/).
+#   SIO_BENCH=P   the load generator (default $SIO_BUILD/tests/bench/sio-bench).
+#   PIN=0|1       pin the server to CPU 1 and sio-bench to CPU 0 (default 1 on
+#                 2+ CPUs), so each side gets one core whatever the other does.
+#   ONLY="a b"    run only these scenarios (idle echo fanout sweep connect
+#                 scale polling); the report covers whatever the .jsonl holds.
+#
+# Every run starts fresh servers on free loopback ports (--port 0, the port
+# read back from the "listening on HOST:PORT" line), stops them by PID, and
+# is bounded by `timeout`. A run that fails is recorded as failed, not fatal.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE=$ROOT/tests/bench
+BUILD=${SIO_BUILD:-$ROOT/build}
+BENCH=${SIO_BENCH:-$BUILD/tests/bench/sio-bench}
+QUICK=${QUICK:-0}
+[ "$QUICK" = 1 ] && ROUNDS=${ROUNDS:-1} || ROUNDS=${ROUNDS:-3}
+if [ "$QUICK" = 1 ]; then OUTDIR=${OUTDIR:-$BUILD/bench-quick}; else OUTDIR=${OUTDIR:-$ROOT/docs}; fi
+ONLY=${ONLY:-idle echo fanout sweep connect scale polling}
+NCPU=$(nproc)
+if [ "$NCPU" -ge 2 ]; then PIN=${PIN:-1}; else PIN=0; fi
+PAUSE=${PAUSE:-1} # seconds between runs, for sockets to wind down
+
+JSONL=$OUTDIR/bench-results.jsonl
+MD=$OUTDIR/BENCHMARKS.md
+PNG=$OUTDIR/bench-fanout.png
+PLOTDATA=$OUTDIR/.bench-fanout.dat
+
+# ---- scenario parameters -----------------------------------------------------
+WARMUP=2
+PING_ARGS=(--ping-interval 10000 --ping-timeout 10000) # idle holds see pings
+RAMP=2000                                               # connections/s when ramping up
+IDLE_CLIENTS=10000 IDLE_HOLD=20
+ECHO_CLIENTS=200 ECHO_DUR=10
+FAN_CLIENTS=1000 FAN_SENDERS=10 FAN_RATE=10000 FAN_DUR=10
+SWEEP_CLIENTS="100 250 500 1000" SWEEP_RATE=${SWEEP_RATE:-1000} SWEEP_DUR=5
+CONNECT_CLIENTS=50 CONNECT_DUR=10
+SCALE_POINTS="5000 10000 19000" SCALE_HOLD=30 SCALE_HOLD_SHORT=5
+POLL_CLIENTS=1000 POLL_SENDERS=10 POLL_RATE=${POLL_RATE:-100} POLL_DUR=10
+if [ "$QUICK" = 1 ]; then
+  WARMUP=1
+  IDLE_CLIENTS=2000 IDLE_HOLD=5
+  ECHO_DUR=3
+  FAN_CLIENTS=200 FAN_DUR=3
+  SWEEP_CLIENTS="50 200" SWEEP_DUR=2
+  CONNECT_DUR=3
+  SCALE_POINTS="1000 2000 4000" SCALE_HOLD=5 SCALE_HOLD_SHORT=2
+  POLL_CLIENTS=200 POLL_DUR=3
+fi
+
+# ---- helpers -----------------------------------------------------------------
+say() { printf '[compare %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+report() {
+  python3 "$HERE/report.py" report --jsonl "$JSONL" --md "$MD" --png "$PNG" \
+    --plot-data "$PLOTDATA" --template "$ROOT/docs/BENCHMARKS.md" || return 1
+  if command -v gnuplot >/dev/null; then
+    gnuplot -e "datafile='$PLOTDATA'; outfile='$PNG'" "$HERE/plot.gp" || return 1
+  else
+    say "gnuplot missing: $PNG not drawn (apt-get install gnuplot-nox)"
+  fi
+  say "wrote $MD, $PNG"
+}
+
+if [ "${1:-}" = "--report-only" ]; then
+  [ -s "$JSONL" ] || die "no $JSONL"
+  report
+  exit
+fi
+
+[ -x "$BENCH" ] || die "no load generator at $BENCH (ninja -C $BUILD)"
+SIO_ECHO=$BUILD/tests/e2e/sio-echo-server
+SIO_CHAT=$BUILD/server/sio-chat
+REF=$ROOT/tests/e2e/ref
+for f in "$SIO_ECHO" "$SIO_CHAT"; do [ -x "$f" ] || die "no $f (ninja -C $BUILD)"; done
+[ -d "$ROOT/tests/e2e/node_modules/socket.io" ] || die "no socket.io in tests/e2e/node_modules (cd tests/e2e && npm ci)"
+command -v node >/dev/null || die "no node"
+command -v timeout >/dev/null || die "no timeout (coreutils)"
+
+# The idle scenarios hold up to 19,000 sockets in each process.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+NOFILE=$(ulimit -n)
+
+if [ "$PIN" = 1 ] && command -v taskset >/dev/null; then
+  SERVER_PREFIX=(taskset -c 1) BENCH_PREFIX=(taskset -c 0)
+else
+  PIN=0 SERVER_PREFIX=() BENCH_PREFIX=()
+fi
+
+mkdir -p "$OUTDIR"
+LOGDIR=$BUILD/bench-logs/$(date +%Y%m%d-%H%M%S)
+mkdir -p "$LOGDIR"
+TMPJSONL=$LOGDIR/results.jsonl
+: >"$TMPJSONL"
+
+SERVER_PID="" BENCH_PID="" PORT=""
+cleanup() {
+  [ -n "$BENCH_PID" ] && kill -TERM "$BENCH_PID" 2>/dev/null
+  [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null
+  [ -n "$SERVER_PID" ] && { sleep 1; kill -KILL "$SERVER_PID" 2>/dev/null; }
+}
+trap 'cleanup; exit 130' INT TERM
+trap cleanup EXIT
+
+# start_server sio|node echo|chat LOG [extra args]: sets SERVER_PID, PORT, SERVER_CMD.
+start_server() {
+  local who=$1 app=$2 log=$3; shift 3
+  local cmd
+  case $who/$app in
+    sio/echo) cmd=("$SIO_ECHO" --host 127.0.0.1 --port 0) ;;
+    sio/chat) cmd=("$SIO_CHAT" --host 127.0.0.1 --port 0) ;;
+    node/echo) cmd=(node "$REF/ref-echo-server.mjs" --host 127.0.0.1 --port 0) ;;
+    node/chat) cmd=(node "$REF/ref-chat-server.mjs" --host 127.0.0.1 --port 0) ;;
+  esac
+  cmd+=("$@")
+  SERVER_CMD="${SERVER_PREFIX[*]} ${cmd[*]#$ROOT/}"
+  SERVER_CMD=${SERVER_CMD# }
+  "${SERVER_PREFIX[@]}" "${cmd[@]}" </dev/null >/dev/null 2>"$log" &
+  SERVER_PID=$!
+  PORT=""
+  local i
+  for i in $(seq 100); do
+    PORT=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$log" | head -n1)
+    [ -n "$PORT" ] && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  say "server $who/$app did not start: $(tail -n3 "$log")"
+  stop_server
+  return 1
+}
+
+# stop_server: SIGTERM by PID, SIGKILL after 5 s; sets SERVER_RC.
+stop_server() {
+  [ -n "$SERVER_PID" ] || return 0
+  kill -TERM "$SERVER_PID" 2>/dev/null
+  local i
+  for i in $(seq 50); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$SERVER_PID" 2>/dev/null
+  wait "$SERVER_PID" 2>/dev/null
+  SERVER_RC=$?
+  SERVER_PID=""
+}
+
+RUN_NO=0
+# run SCENARIO sio|node echo|chat LIMIT_S [--server ARGS... --] BENCH ARGS...
+run() {
+  local scenario=$1 who=$2 app=$3 limit=$4; shift 4
+  local sargs=()
+  if [ "${1:-}" = "--server" ]; then
+    shift
+    while [ "$1" != "--" ]; do sargs+=("$1"); shift; done
+    shift
+  fi
+  RUN_NO=$((RUN_NO + 1))
+  local tag="$scenario-$who-r$ROUND-$RUN_NO"
+  local slog=$LOGDIR/$tag.server.log blog=$LOGDIR/$tag.bench.log bout=$LOGDIR/$tag.bench.out
+  local died=0 rc=0 t0 t1 bcmd
+  : >"$bout"
+  if ! start_server "$who" "$app" "$slog" "${sargs[@]}"; then
+    python3 "$HERE/report.py" record --scenario "$scenario" --server "$who" --round "$ROUND" \
+      --server-cmd "$SERVER_CMD" --bench-cmd "" --rc 255 --t0 0 --t1 0 --server-died 1 \
+      --stderr "$slog" --args "$*" <"$bout" >>"$TMPJSONL"
+    return
+  fi
+  local cmd=("$BENCH" --host 127.0.0.1 --port "$PORT" --server-pid "$SERVER_PID" --label "$scenario/$who/r$ROUND" "$@")
+  bcmd="timeout -k 5 $limit ${BENCH_PREFIX[*]} ${cmd[*]#$ROOT/}"
+  say "$scenario $who round $ROUND: sio-bench $*"
+  t0=$EPOCHREALTIME
+  timeout -k 5 "$limit" "${BENCH_PREFIX[@]}" "${cmd[@]}" >"$bout" 2>"$blog" </dev/null &
+  BENCH_PID=$!
+  wait "$BENCH_PID"
+  rc=$?
+  BENCH_PID=""
+  t1=$EPOCHREALTIME
+  kill -0 "$SERVER_PID" 2>/dev/null || died=1
+  stop_server
+  python3 "$HERE/report.py" record --scenario "$scenario" --server "$who" --round "$ROUND" \
+    --server-cmd "$SERVER_CMD" --bench-cmd "$bcmd" --rc "$rc" --t0 "$t0" --t1 "$t1" \
+    --server-died "$died" --stderr "$blog" --server-stderr "$slog" --args "$*" <"$bout" | tee -a "$TMPJSONL" |
+    python3 "$HERE/report.py" brief >&2
+  sleep "$PAUSE"
+}
+
+# both SCENARIO APP LIMIT [ --server ARGS -- ] BENCH ARGS: sio and Node in this
+# round's order.
+both() {
+  local who
+  for who in "${ORDER[@]}"; do run "$1" "$who" "${@:2}"; done
+}
+
+wants() { [[ " $ONLY " == *" $1 "* ]]; }
+
+# ---- the run -------------------------------------------------------------------
+say "rounds=$ROUNDS quick=$QUICK pin=$PIN nofile=$NOFILE logs in $LOGDIR"
+python3 "$HERE/report.py" meta --root "$ROOT" --build "$BUILD" --rounds "$ROUNDS" --quick "$QUICK" \
+  --pin "$PIN" --nofile "$NOFILE" \
+  --command "$(env | grep -E '^(ROUNDS|QUICK|PIN|ONLY|SWEEP_RATE|POLL_RATE)=' | tr '\n' ' ')tests/bench/compare.sh $*" \
+  --params "idle=$IDLE_CLIENTS/${IDLE_HOLD}s echo=$ECHO_CLIENTS/${ECHO_DUR}s fanout=$FAN_CLIENTS@$FAN_RATE/${FAN_DUR}s sweep=[$SWEEP_CLIENTS]@$SWEEP_RATE/${SWEEP_DUR}s connect=$CONNECT_CLIENTS/${CONNECT_DUR}s scale=[$SCALE_POINTS]/${SCALE_HOLD}s polling=$POLL_CLIENTS@$POLL_RATE/${POLL_DUR}s" \
+  --fan-rate "$FAN_RATE" --sweep-rate "$SWEEP_RATE" --poll-rate "$POLL_RATE" >>"$TMPJSONL" ||
+  die "report.py meta failed"
+
+lim() { # LIMIT for a run: warm-up + duration + ramp time + 60 s of slack
+  echo $(($1 + $2 + $3 / RAMP + 60))
+}
+
+for ROUND in $(seq "$ROUNDS"); do
+  if [ $((ROUND % 2)) = 1 ]; then ORDER=(sio node); else ORDER=(node sio); fi
+  say "round $ROUND of $ROUNDS (${ORDER[*]})"
+
+  wants idle && both idle echo "$(lim 0 "$IDLE_HOLD" "$IDLE_CLIENTS")" --server "${PING_ARGS[@]}" -- \
+    --mode idle --clients "$IDLE_CLIENTS" --duration "$IDLE_HOLD" --ramp "$RAMP"
+
+  wants echo && both echo echo "$(lim "$WARMUP" "$ECHO_DUR" "$ECHO_CLIENTS")" \
+    --mode echo --clients "$ECHO_CLIENTS" --inflight 1 --duration "$ECHO_DUR" --warmup "$WARMUP" --ramp "$RAMP"
+
+  wants fanout && both fanout chat "$(lim "$WARMUP" "$FAN_DUR" "$FAN_CLIENTS")" \
+    --mode fanout --clients "$FAN_CLIENTS" --senders "$FAN_SENDERS" --rate "$FAN_RATE" \
+    --duration "$FAN_DUR" --warmup "$WARMUP" --ramp "$RAMP"
+
+  if wants sweep; then
+    for n in $SWEEP_CLIENTS; do
+      both sweep chat "$(lim "$WARMUP" "$SWEEP_DUR" "$n")" \
+        --mode fanout --clients "$n" --senders "$FAN_SENDERS" --rate "$SWEEP_RATE" \
+        --duration "$SWEEP_DUR" --warmup "$WARMUP" --ramp "$RAMP"
+    done
+  fi
+
+  wants connect && both connect echo "$(lim 0 "$CONNECT_DUR" 0)" \
+    --mode connect --clients "$CONNECT_CLIENTS" --duration "$CONNECT_DUR" --warmup "$WARMUP"
+
+  if wants scale; then # sio only: as many clients as the file limit allows
+    for n in $SCALE_POINTS; do
+      hold=$SCALE_HOLD_SHORT
+      [ "$n" = "${SCALE_POINTS##* }" ] && hold=$SCALE_HOLD
+      if [ "$n" -gt $((NOFILE - 500)) ]; then
+        say "scale: $n clients > the file limit $NOFILE - 500, skipped"
+        continue
+      fi
+      run scale sio echo "$(lim 0 "$hold" "$n")" --server "${PING_ARGS[@]}" -- \
+        --mode idle --clients "$n" --duration "$hold" --ramp "$RAMP"
+    done
+  fi
+
+  wants polling && both polling chat "$(lim "$WARMUP" "$POLL_DUR" "$POLL_CLIENTS")" \
+    --mode fanout --transport polling --clients "$POLL_CLIENTS" --senders "$POLL_SENDERS" \
+    --rate "$POLL_RATE" --duration "$POLL_DUR" --warmup "$WARMUP" --ramp "$RAMP"
+done
+
+cp "$TMPJSONL" "$JSONL"
+say "raw results: $JSONL"
+report || die "report failed"
