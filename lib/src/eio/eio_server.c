@@ -428,6 +428,7 @@ void eio_server_close(eio_server_t *srv, void (*on_closed)(void *arg), void *arg
                    &srv->http.header_tq, &srv->http.keepalive_tq};
   for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
     srv->closing++;
+    qs[i]->data = srv; /* no more expiries: the queue now only needs its owner */
     qs[i]->timer.data = qs[i];
     sio__tq_close(qs[i], tq_closed);
   }

@@ -7,7 +7,7 @@
 #include "util/log.h"
 
 #define SIO__READ_BUF_SIZE (64 * 1024)
-#define SIO__IOV_BATCH 64
+#define SIO__IOV_BATCH 256 /* iovecs per writev; IOV_MAX is 1024 */
 
 /* ---- write queue ------------------------------------------------------- */
 
@@ -47,13 +47,14 @@ static int wq_push(sio__conn *c, sio__rbuf *rb, uint32_t off, uint32_t len) {
     uint32_t ncap = c->wq_cap ? c->wq_cap * 2 : 8;
     sio__wseg *n = malloc(ncap * sizeof *n);
     if (!n) return -1;
-    for (uint32_t i = 0; i < c->wq_count; i++) n[i] = c->wq[(c->wq_head + i) % c->wq_cap];
+    for (uint32_t i = 0; i < c->wq_count; i++) n[i] = c->wq[(c->wq_head + i) & (c->wq_cap - 1)];
     free(c->wq);
     c->wq = n;
     c->wq_cap = ncap;
     c->wq_head = 0;
   }
-  sio__wseg *s = &c->wq[(c->wq_head + c->wq_count) % c->wq_cap];
+  /* The capacity is a power of two: masks, not divisions, on this hot path. */
+  sio__wseg *s = &c->wq[(c->wq_head + c->wq_count) & (c->wq_cap - 1)];
   s->rb = sio__rbuf_ref(rb);
   s->off = off;
   s->len = len;
@@ -74,7 +75,7 @@ static void wq_consume(sio__conn *c, size_t bytes) {
     }
     bytes -= s->len;
     sio__rbuf_unref(s->rb);
-    c->wq_head = (c->wq_head + 1) % c->wq_cap;
+    c->wq_head = (c->wq_head + 1) & (c->wq_cap - 1);
     c->wq_count--;
   }
   if (!c->wq_count) {
@@ -86,7 +87,7 @@ static void wq_consume(sio__conn *c, size_t bytes) {
 }
 
 static void wq_clear(sio__conn *c) {
-  for (uint32_t i = 0; i < c->wq_count; i++) sio__rbuf_unref(c->wq[(c->wq_head + i) % c->wq_cap].rb);
+  for (uint32_t i = 0; i < c->wq_count; i++) sio__rbuf_unref(c->wq[(c->wq_head + i) & (c->wq_cap - 1)].rb);
   free(c->wq);
   c->wq = NULL;
   c->wq_count = c->wq_cap = c->wq_head = 0;
@@ -97,7 +98,7 @@ static uint32_t wq_fill(sio__conn *c, uv_buf_t *bufs, size_t *total) {
   uint32_t n = c->wq_count < SIO__IOV_BATCH ? c->wq_count : SIO__IOV_BATCH;
   *total = 0;
   for (uint32_t i = 0; i < n; i++) {
-    sio__wseg *s = &c->wq[(c->wq_head + i) % c->wq_cap];
+    sio__wseg *s = &c->wq[(c->wq_head + i) & (c->wq_cap - 1)];
     bufs[i] = uv_buf_init(s->rb->data + s->off, s->len);
     *total += s->len;
   }
