@@ -12,7 +12,7 @@ BUILD := build
 ASAN_BUILD := build-asan
 PORT ?= 3000
 
-.PHONY: all demo test deps apt-deps test-apt-deps apt-install npm-deps build build-asan clean
+.PHONY: all demo test bench deps apt-deps test-apt-deps apt-install npm-deps build build-asan clean
 
 all: build
 
@@ -74,6 +74,14 @@ test: deps test-apt-deps build build-asan
 	SIO_BUILD=$(CURDIR)/$(BUILD) node --test --test-concurrency=1 tests/e2e/ tests/browser/
 	SIO_BUILD=$(CURDIR)/$(ASAN_BUILD) ASAN_OPTIONS=detect_leaks=1 \
 	  node --test --test-concurrency=1 tests/e2e/
+
+# Side-by-side benchmark against Node's socket.io (tests/bench/compare.sh):
+# writes docs/BENCHMARKS.md, docs/bench-fanout.png, docs/bench-results.jsonl.
+# Not part of `make test` (which only smoke-runs sio-bench). QUICK=1 for a
+# two-minute run into build/bench-quick/.
+bench: deps build
+	@$(MAKE) --no-print-directory apt-install PKGS="gnuplot-nox"
+	tests/bench/compare.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
