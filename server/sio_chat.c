@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,12 @@ int main(int argc, char **argv) {
 
   /* A peer closing mid-write must be an error code, not the end of us. */
   signal(SIGPIPE, SIG_IGN);
+  /* One descriptor per client: use all the process may have. */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
 
   static chat_t chat;
   chat.loop = uv_default_loop();

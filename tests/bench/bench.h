@@ -79,8 +79,12 @@ uint64_t hist_pct(const hist_t *h, double p); /* value in ns */
 /* ---- sockets and clients ---- */
 enum { SK_CLOSED, SK_CONNECTING, SK_OPEN };
 
+struct bconn;
 typedef struct bsock {
   int fd;
+  uint32_t gen;     /* bumped on every open */
+  struct bconn *conn;
+  uint8_t which;    /* index in conn->s */
   uint8_t st;
   uint8_t want_out; /* EPOLLOUT registered */
   uint8_t dirty;    /* on the thread's flush list */
@@ -132,6 +136,7 @@ typedef struct bthread {
   uint8_t *scratch; /* building packets */
   uint32_t scratch_cap;
   uint32_t rng;
+  int64_t now; /* refreshed on every event */
   /* fanout senders */
   uint32_t *snd;
   uint32_t nsnd, snd_rr;
@@ -140,7 +145,7 @@ typedef struct bthread {
   int64_t pace_start;
   /* results (owned by the thread; read by the control thread after join,
    * the pub_* ones while running) */
-  uint64_t connected, failed, errors, closed, pings, other;
+  uint64_t connected, failed, up, errors, closed, pings, other;
   uint64_t events, deliveries, received, sent_win, sent, dropped, connects;
   uint64_t up_at_run;
   int64_t ping_gap_max, ping_interval;
@@ -166,14 +171,14 @@ int eio_packet(bthread_t *th, bconn_t *c, const char *p, size_t n, int64_t now);
 void conn_opened(bthread_t *th, bconn_t *c, int64_t now);
 
 /* bench_ws.c */
-void ws_start(bthread_t *th, bconn_t *c);
+int ws_start(bthread_t *th, bconn_t *c); /* -1: could not open */
 /* Consumes complete units from buf; returns bytes used, -1 if c died. */
 long ws_on_data(bthread_t *th, bconn_t *c, uint8_t *buf, size_t len, int64_t now);
 void ws_send(bthread_t *th, bconn_t *c, const char *pkt, size_t len);
 void ws_close(bthread_t *th, bconn_t *c);
 
 /* bench_poll.c */
-void poll_start(bthread_t *th, bconn_t *c);
+int poll_start(bthread_t *th, bconn_t *c);
 long poll_on_data(bthread_t *th, bconn_t *c, int which, uint8_t *buf, size_t len, int64_t now);
 void poll_send(bthread_t *th, bconn_t *c, const char *pkt, size_t len);
 void poll_on_eof(bthread_t *th, bconn_t *c, int which);

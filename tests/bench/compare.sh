@@ -42,25 +42,27 @@ PNG=$OUTDIR/bench-fanout.png
 PLOTDATA=$OUTDIR/.bench-fanout.dat
 
 # ---- scenario parameters -----------------------------------------------------
-WARMUP=2
+WARMUP=2                  # echo, connect
+FAN_WARMUP=3              # fan-out: Node is still flushing the chat's "X connected" broadcasts
+CONNECT_TIMEOUT=30        # sio-bench's connect phase limit (Node connects 1,000 chat clients slowly)
 PING_ARGS=(--ping-interval 10000 --ping-timeout 10000) # idle holds see pings
-RAMP=2000                                               # connections/s when ramping up
+RAMP=2000                 # connections opened per second
 IDLE_CLIENTS=10000 IDLE_HOLD=20
-ECHO_CLIENTS=200 ECHO_DUR=10
-FAN_CLIENTS=1000 FAN_SENDERS=10 FAN_RATE=10000 FAN_DUR=10
-SWEEP_CLIENTS="100 250 500 1000" SWEEP_RATE=${SWEEP_RATE:-1000} SWEEP_DUR=5
-CONNECT_CLIENTS=50 CONNECT_DUR=10
-SCALE_POINTS="5000 10000 19000" SCALE_HOLD=30 SCALE_HOLD_SHORT=5
-POLL_CLIENTS=1000 POLL_SENDERS=10 POLL_RATE=${POLL_RATE:-100} POLL_DUR=10
+ECHO_CLIENTS=200 ECHO_DUR=8
+FAN_CLIENTS=1000 FAN_SENDERS=10 FAN_RATE=${FAN_RATE:-10000} FAN_DUR=8
+SWEEP_CLIENTS=${SWEEP_CLIENTS:-100 250 500 1000} SWEEP_RATE=${SWEEP_RATE:-1000} SWEEP_DUR=4
+CONNECT_CLIENTS=50 CONNECT_DUR=8
+SCALE_POINTS=${SCALE_POINTS:-5000 10000 19000} SCALE_HOLD=30 SCALE_HOLD_SHORT=3 SCALE_RAMP=5000
+POLL_CLIENTS=1000 POLL_SENDERS=10 POLL_RATE=${POLL_RATE:-10000} POLL_DUR=8
 if [ "$QUICK" = 1 ]; then
-  WARMUP=1
+  WARMUP=1 FAN_WARMUP=1 CONNECT_TIMEOUT=10
   IDLE_CLIENTS=2000 IDLE_HOLD=5
   ECHO_DUR=3
   FAN_CLIENTS=200 FAN_DUR=3
   SWEEP_CLIENTS="50 200" SWEEP_DUR=2
   CONNECT_DUR=3
   SCALE_POINTS="1000 2000 4000" SCALE_HOLD=5 SCALE_HOLD_SHORT=2
-  POLL_CLIENTS=200 POLL_DUR=3
+  POLL_CLIENTS=200 POLL_DUR=3 POLL_RATE=1000
 fi
 
 # ---- helpers -----------------------------------------------------------------
@@ -214,38 +216,40 @@ wants() { [[ " $ONLY " == *" $1 "* ]]; }
 say "rounds=$ROUNDS quick=$QUICK pin=$PIN nofile=$NOFILE logs in $LOGDIR"
 python3 "$HERE/report.py" meta --root "$ROOT" --build "$BUILD" --rounds "$ROUNDS" --quick "$QUICK" \
   --pin "$PIN" --nofile "$NOFILE" \
-  --command "$(env | grep -E '^(ROUNDS|QUICK|PIN|ONLY|SWEEP_RATE|POLL_RATE)=' | tr '\n' ' ')tests/bench/compare.sh $*" \
+  --command "$(env | grep -E '^(ROUNDS|QUICK|PIN|ONLY|FAN_RATE|SWEEP_RATE|SWEEP_CLIENTS|POLL_RATE|SCALE_POINTS)=' | sort | tr '\n' ' ')tests/bench/compare.sh $*" \
   --params "idle=$IDLE_CLIENTS/${IDLE_HOLD}s echo=$ECHO_CLIENTS/${ECHO_DUR}s fanout=$FAN_CLIENTS@$FAN_RATE/${FAN_DUR}s sweep=[$SWEEP_CLIENTS]@$SWEEP_RATE/${SWEEP_DUR}s connect=$CONNECT_CLIENTS/${CONNECT_DUR}s scale=[$SCALE_POINTS]/${SCALE_HOLD}s polling=$POLL_CLIENTS@$POLL_RATE/${POLL_DUR}s" \
   --fan-rate "$FAN_RATE" --sweep-rate "$SWEEP_RATE" --poll-rate "$POLL_RATE" >>"$TMPJSONL" ||
   die "report.py meta failed"
 
-lim() { # LIMIT for a run: warm-up + duration + ramp time + 60 s of slack
-  echo $(($1 + $2 + $3 / RAMP + 60))
+lim() { # LIMIT for a run of WARMUP DURATION CLIENTS RAMP: sio-bench's own bound + 30 s
+  echo $((CONNECT_TIMEOUT + $3 / $4 + $1 + $2 + 5 + 30))
 }
+CT=(--connect-timeout "$CONNECT_TIMEOUT")
 
 for ROUND in $(seq "$ROUNDS"); do
   if [ $((ROUND % 2)) = 1 ]; then ORDER=(sio node); else ORDER=(node sio); fi
   say "round $ROUND of $ROUNDS (${ORDER[*]})"
 
-  wants idle && both idle echo "$(lim 0 "$IDLE_HOLD" "$IDLE_CLIENTS")" --server "${PING_ARGS[@]}" -- \
-    --mode idle --clients "$IDLE_CLIENTS" --duration "$IDLE_HOLD" --ramp "$RAMP"
+  wants idle && both idle echo "$(lim 0 "$IDLE_HOLD" "$IDLE_CLIENTS" "$RAMP")" --server "${PING_ARGS[@]}" -- \
+    --mode idle --clients "$IDLE_CLIENTS" --duration "$IDLE_HOLD" --ramp "$RAMP" "${CT[@]}"
 
-  wants echo && both echo echo "$(lim "$WARMUP" "$ECHO_DUR" "$ECHO_CLIENTS")" \
-    --mode echo --clients "$ECHO_CLIENTS" --inflight 1 --duration "$ECHO_DUR" --warmup "$WARMUP" --ramp "$RAMP"
+  wants echo && both echo echo "$(lim "$WARMUP" "$ECHO_DUR" "$ECHO_CLIENTS" "$RAMP")" \
+    --mode echo --clients "$ECHO_CLIENTS" --inflight 1 --duration "$ECHO_DUR" --warmup "$WARMUP" \
+    --ramp "$RAMP" "${CT[@]}"
 
-  wants fanout && both fanout chat "$(lim "$WARMUP" "$FAN_DUR" "$FAN_CLIENTS")" \
+  wants fanout && both fanout chat "$(lim "$FAN_WARMUP" "$FAN_DUR" "$FAN_CLIENTS" "$RAMP")" \
     --mode fanout --clients "$FAN_CLIENTS" --senders "$FAN_SENDERS" --rate "$FAN_RATE" \
-    --duration "$FAN_DUR" --warmup "$WARMUP" --ramp "$RAMP"
+    --duration "$FAN_DUR" --warmup "$FAN_WARMUP" --ramp "$RAMP" "${CT[@]}"
 
   if wants sweep; then
     for n in $SWEEP_CLIENTS; do
-      both sweep chat "$(lim "$WARMUP" "$SWEEP_DUR" "$n")" \
+      both sweep chat "$(lim "$FAN_WARMUP" "$SWEEP_DUR" "$n" "$RAMP")" \
         --mode fanout --clients "$n" --senders "$FAN_SENDERS" --rate "$SWEEP_RATE" \
-        --duration "$SWEEP_DUR" --warmup "$WARMUP" --ramp "$RAMP"
+        --duration "$SWEEP_DUR" --warmup "$FAN_WARMUP" --ramp "$RAMP" "${CT[@]}"
     done
   fi
 
-  wants connect && both connect echo "$(lim 0 "$CONNECT_DUR" 0)" \
+  wants connect && both connect echo "$(lim "$WARMUP" "$CONNECT_DUR" 0 "$RAMP")" \
     --mode connect --clients "$CONNECT_CLIENTS" --duration "$CONNECT_DUR" --warmup "$WARMUP"
 
   if wants scale; then # sio only: as many clients as the file limit allows
@@ -256,14 +260,14 @@ for ROUND in $(seq "$ROUNDS"); do
         say "scale: $n clients > the file limit $NOFILE - 500, skipped"
         continue
       fi
-      run scale sio echo "$(lim 0 "$hold" "$n")" --server "${PING_ARGS[@]}" -- \
-        --mode idle --clients "$n" --duration "$hold" --ramp "$RAMP"
+      run scale sio echo "$(lim 0 "$hold" "$n" "$SCALE_RAMP")" --server "${PING_ARGS[@]}" -- \
+        --mode idle --clients "$n" --duration "$hold" --ramp "$SCALE_RAMP" "${CT[@]}"
     done
   fi
 
-  wants polling && both polling chat "$(lim "$WARMUP" "$POLL_DUR" "$POLL_CLIENTS")" \
+  wants polling && both polling chat "$(lim "$FAN_WARMUP" "$POLL_DUR" "$POLL_CLIENTS" "$RAMP")" \
     --mode fanout --transport polling --clients "$POLL_CLIENTS" --senders "$POLL_SENDERS" \
-    --rate "$POLL_RATE" --duration "$POLL_DUR" --warmup "$WARMUP" --ramp "$RAMP"
+    --rate "$POLL_RATE" --duration "$POLL_DUR" --warmup "$FAN_WARMUP" --ramp "$RAMP" "${CT[@]}"
 done
 
 cp "$TMPJSONL" "$JSONL"

@@ -15,6 +15,7 @@
  * Namespace "/refuse" admits only auth {"token":"ok"}; others get
  * CONNECT_ERROR "Not authorized" with data {"reason":"test"}. */
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +142,12 @@ int main(int argc, char **argv) {
   }
   opts.eio.cors_origin = "*";
   signal(SIGPIPE, SIG_IGN);
+  /* One descriptor per client: use all the process may have. */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
   uv_loop_t *loop = uv_default_loop();
   int r = sio_server_new(loop, &opts, &server);
   if (!r) r = sio_server_listen(server, host, port);
