@@ -1,0 +1,651 @@
+/* sio-bench: load generator for Socket.IO servers (Engine.IO v4 +
+ * Socket.IO v5 spoken directly over raw WebSocket or HTTP long-polling).
+ *
+ *   sio-bench --port P [--host 127.0.0.1] [--path /socket.io/]
+ *             --mode idle|echo|fanout|connect [--transport websocket|polling]
+ *             [--clients N] [--duration S] [--warmup S] [--inflight K]
+ *             [--senders S] [--rate MSGS_PER_S] [--payload BYTES]
+ *             [--sources 16] [--threads T] [--server-pid PID]
+ *             [--ramp CONNS_PER_S] [--label TEXT] [--drain S]
+ *             [--connect-timeout S]
+ *
+ * Modes (see usage()): idle holds N connections and reads the server's RSS;
+ * echo keeps K events in flight per client against sio-echo-server; fanout
+ * has S senders emit "message" at a total rate R to sio-chat, every client
+ * counting deliveries; connect repeats handshakes with N at a time.
+ *
+ * A summary goes to stderr and one JSON object (one line) to stdout; fields
+ * that do not apply to the mode are null:
+ *   label mode transport clients threads warmup_s
+ *   duration_s        the measured window actually run (SIGINT shortens it)
+ *   events_per_s      echo: round trips completed in the window per second
+ *   deliveries_per_s  fanout: chat lines received in the window per second
+ *   sent_per_s        echo/fanout: emits written in the window per second
+ *   offered_per_s     fanout: --rate
+ *   connects_per_s    connect: handshakes completed in the window per second
+ *   p50_ms p99_ms max_ms samples
+ *                     echo: round trip; fanout: emit to delivery, for emits
+ *                     sent in the window; connect: TCP connect to CONNECT reply
+ *   errors            failed handshakes (refused, non-101/200, closed, protocol),
+ *                     clients never up, connections lost afterwards
+ *   connected closed connect_phase_s
+ *                     clients up / later closed by the server / seconds to connect
+ *   pings ping_interval_ms ping_gap_max_ms heartbeats_ok
+ *                     server pings answered, the interval announced, the longest
+ *                     gap seen after the run started, and (idle) no connection
+ *                     lost and no gap over interval + 5 s
+ *   rss_before_kb rss_after_kb rss_per_client_b
+ *                     --server-pid's VmRSS before connecting and at the window's
+ *                     end; idle: (after - before) / clients up
+ *   expected received loss
+ *                     fanout: emits sent in the window x clients up at its start,
+ *                     deliveries of those received (after the drain), 1 - ratio
+ *   sent dropped other_events inflight senders payload
+ *   err_refused err_http err_closed err_proto error
+ *
+ * Exit 0 when the
+ * run completed (errors are counted in the JSON), 1 when it could not run
+ * (nothing listening, no client got through), 2 on bad options.
+ *
+ * Time bound: connect phase (at most --connect-timeout, default 5 s, plus
+ * N/ramp with --ramp) + warmup + duration + drain (fanout, at most --drain,
+ * default 3 s) + at most 2 s to stop: with the defaults, warmup + duration
+ * + 10 s (clients not up when the connect phase ends count as errors).
+ * SIGINT/SIGTERM end the run early and still
+ * print results (a second one exits at once). */
+#include "bench.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+bench_config_t g_cfg;
+bench_control_t g_ctl;
+char *g_payload;
+
+static int64_t t0_abs;
+static volatile sig_atomic_t g_signals;
+
+static int64_t mono_abs(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t now_ns(void) { return mono_abs() - t0_abs; }
+
+static void on_signal(int sig) {
+  (void)sig;
+  if (g_signals++) _exit(130);
+}
+
+static const char *mode_names[] = {"idle", "echo", "fanout", "connect"};
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: sio-bench --port P --mode idle|echo|fanout|connect [options]\n"
+          "  --host H              server address (default 127.0.0.1)\n"
+          "  --path P              Engine.IO path (default /socket.io/)\n"
+          "  --transport T         websocket (default) or polling\n"
+          "  --clients N           connections; connect mode: concurrent handshakes (100)\n"
+          "  --duration S          measured seconds; idle: hold time (10)\n"
+          "  --warmup S            seconds of traffic before measuring (1; idle 0)\n"
+          "  --inflight K          echo: events in flight per client (1)\n"
+          "  --senders S           fanout: clients that emit (10)\n"
+          "  --rate R              fanout: total emits per second, paced (10000)\n"
+          "  --payload B           bytes of padding per message (32)\n"
+          "  --sources K           source addresses 127.0.0.1..127.0.0.K (16; 0: no bind)\n"
+          "  --threads T           client threads, one event loop each (1)\n"
+          "  --server-pid PID      read the server's VmRSS before and after\n"
+          "  --ramp R              idle/echo/fanout: connections opened per second\n"
+          "  --label TEXT          copied to the JSON\n"
+          "  --drain S             fanout: wait at most S for deliveries after the window (3)\n"
+          "  --connect-timeout S   connect phase limit (5; plus N/ramp with --ramp)\n"
+          "modes:\n"
+          "  idle     connect N, hold them --duration answering pings; server RSS per client\n"
+          "  echo     (sio-echo-server) each client keeps K 42[\"message\",ts,pad] in flight;\n"
+          "           round trips per second and their latency\n"
+          "  fanout   (sio-chat) S clients emit 42[\"message\",\"ts pad\"] at R/s in total;\n"
+          "           every client counts the broadcasts: deliveries/s, latency, loss\n"
+          "  connect  N at a time: handshake + Socket.IO CONNECT, close, again;\n"
+          "           handshakes per second and their duration\n");
+}
+
+static int parse_num(const char *name, const char *v, double min, double max, double *out) {
+  char *end;
+  errno = 0;
+  double d = strtod(v, &end);
+  if (errno || end == v || *end || !(d >= min && d <= max)) {
+    fprintf(stderr, "sio-bench: bad value for %s: '%s'\n", name, v);
+    return -1;
+  }
+  *out = d;
+  return 0;
+}
+
+static int parse_args(int argc, char **argv) {
+  bench_config_t *c = &g_cfg;
+  c->host = "127.0.0.1";
+  c->path = "/socket.io/";
+  c->mode = -1;
+  c->transport = TR_WS;
+  c->clients = 100;
+  c->duration = 10;
+  c->warmup = -1;
+  c->drain = 3;
+  c->connect_timeout = 5;
+  c->inflight = 1;
+  c->senders = 10;
+  c->rate = 10000;
+  c->payload = 32;
+  c->sources = 16;
+  c->threads = 1;
+  c->label = "";
+  c->port = -1;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      exit(0);
+    }
+    if (i + 1 >= argc) {
+      fprintf(stderr, "sio-bench: %s: missing value or unknown option\n", a);
+      return -1;
+    }
+    const char *v = argv[++i];
+    double d = 0;
+    int r = 0;
+    if (!strcmp(a, "--port")) r = parse_num(a, v, 1, 65535, &d), c->port = (int)d;
+    else if (!strcmp(a, "--host")) c->host = v;
+    else if (!strcmp(a, "--path")) c->path = v;
+    else if (!strcmp(a, "--label")) c->label = v;
+    else if (!strcmp(a, "--mode")) {
+      c->mode = -1;
+      for (int m = 0; m < 4; m++)
+        if (!strcmp(v, mode_names[m])) c->mode = m;
+      if (c->mode < 0) {
+        fprintf(stderr, "sio-bench: unknown mode '%s'\n", v);
+        return -1;
+      }
+    } else if (!strcmp(a, "--transport")) {
+      if (!strcmp(v, "websocket")) c->transport = TR_WS;
+      else if (!strcmp(v, "polling")) c->transport = TR_POLL;
+      else {
+        fprintf(stderr, "sio-bench: unknown transport '%s'\n", v);
+        return -1;
+      }
+    } else if (!strcmp(a, "--clients")) r = parse_num(a, v, 1, 1e7, &d), c->clients = (int)d;
+    else if (!strcmp(a, "--duration")) r = parse_num(a, v, 0, 86400, &c->duration);
+    else if (!strcmp(a, "--warmup")) r = parse_num(a, v, 0, 86400, &c->warmup);
+    else if (!strcmp(a, "--drain")) r = parse_num(a, v, 0, 60, &c->drain);
+    else if (!strcmp(a, "--connect-timeout")) r = parse_num(a, v, 0.1, 86400, &c->connect_timeout);
+    else if (!strcmp(a, "--inflight")) r = parse_num(a, v, 1, 1e6, &d), c->inflight = (int)d;
+    else if (!strcmp(a, "--senders")) r = parse_num(a, v, 1, 1e7, &d), c->senders = (int)d;
+    else if (!strcmp(a, "--rate")) r = parse_num(a, v, 0, 1e9, &c->rate);
+    else if (!strcmp(a, "--payload")) r = parse_num(a, v, 0, 1 << 20, &d), c->payload = (int)d;
+    else if (!strcmp(a, "--sources")) r = parse_num(a, v, 0, 254, &d), c->sources = (int)d;
+    else if (!strcmp(a, "--threads")) r = parse_num(a, v, 1, 256, &d), c->threads = (int)d;
+    else if (!strcmp(a, "--server-pid")) r = parse_num(a, v, 1, 1e9, &d), c->server_pid = (int)d;
+    else if (!strcmp(a, "--ramp")) r = parse_num(a, v, 0, 1e9, &c->ramp);
+    else {
+      fprintf(stderr, "sio-bench: unknown option '%s'\n", a);
+      return -1;
+    }
+    if (r) return -1;
+  }
+  if (c->port < 0 || c->mode < 0) {
+    fprintf(stderr, "sio-bench: --port and --mode are required\n");
+    return -1;
+  }
+  struct in_addr ia;
+  if (inet_pton(AF_INET, c->host, &ia) != 1) {
+    fprintf(stderr, "sio-bench: --host must be an IPv4 address: '%s'\n", c->host);
+    return -1;
+  }
+  c->host_addr = ia.s_addr;
+  if (c->warmup < 0) c->warmup = c->mode == MODE_IDLE ? 0 : 1;
+  if (c->senders > c->clients) c->senders = c->clients;
+  if (c->threads > c->clients) c->threads = c->clients;
+  return 0;
+}
+
+/* VmRSS in kB, or -1. */
+static long read_rss(int pid) {
+  if (pid <= 0) return -1;
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/status", pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  long kb = -1;
+  while (fgets(line, sizeof line, f))
+    if (!strncmp(line, "VmRSS:", 6)) kb = strtol(line + 6, NULL, 10);
+  fclose(f);
+  return kb;
+}
+
+/* One TCP connect, to tell "nothing listening" from a run with errors. */
+static int probe(char *err, size_t errlen) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    snprintf(err, errlen, "socket: %s", strerror(errno));
+    return -1;
+  }
+  struct sockaddr_in dst;
+  memset(&dst, 0, sizeof dst);
+  dst.sin_family = AF_INET;
+  dst.sin_port = htons((uint16_t)g_cfg.port);
+  dst.sin_addr.s_addr = g_cfg.host_addr;
+  int r = connect(fd, (struct sockaddr *)&dst, sizeof dst);
+  if (r < 0 && errno == EINPROGRESS) {
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    if (poll(&p, 1, 3000) != 1) {
+      errno = ETIMEDOUT;
+      r = -1;
+    } else {
+      int e = 0;
+      socklen_t el = sizeof e;
+      getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
+      errno = e;
+      r = e ? -1 : 0;
+    }
+  }
+  if (r < 0) snprintf(err, errlen, "connect %s:%d: %s", g_cfg.host, g_cfg.port, strerror(errno));
+  close(fd);
+  return r;
+}
+
+/* ---- JSON output --------------------------------------------------------- */
+
+typedef struct jbuf {
+  char b[8192];
+  size_t n;
+  int first;
+} jbuf_t;
+
+static void jraw(jbuf_t *j, const char *key, const char *val) {
+  if (j->n >= sizeof j->b - 256) return;
+  j->n += (size_t)snprintf(j->b + j->n, sizeof j->b - j->n, "%s\"%s\":%s", j->first ? "" : ",", key,
+                           val);
+  j->first = 0;
+}
+
+static void jnum(jbuf_t *j, const char *key, double v, int ok) {
+  char tmp[64];
+  if (!ok || !isfinite(v)) snprintf(tmp, sizeof tmp, "null");
+  else if (v == floor(v) && fabs(v) < 1e15) snprintf(tmp, sizeof tmp, "%.0f", v);
+  else snprintf(tmp, sizeof tmp, "%.3f", v);
+  jraw(j, key, tmp);
+}
+
+static void jstr(jbuf_t *j, const char *key, const char *s) {
+  char tmp[1024];
+  size_t n = 0;
+  tmp[n++] = '"';
+  for (; *s && n < sizeof tmp - 8; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\') {
+      tmp[n++] = '\\';
+      tmp[n++] = (char)ch;
+    } else if (ch < 0x20) {
+      n += (size_t)snprintf(tmp + n, sizeof tmp - n, "\\u%04x", ch);
+    } else {
+      tmp[n++] = (char)ch;
+    }
+  }
+  tmp[n++] = '"';
+  tmp[n] = 0;
+  jraw(j, key, tmp);
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+static bthread_t *threads;
+
+static uint64_t sum_pub(size_t off) {
+  uint64_t s = 0;
+  for (int i = 0; i < g_cfg.threads; i++)
+    s += atomic_load_explicit((_Atomic uint64_t *)((char *)&threads[i] + off), memory_order_relaxed);
+  return s;
+}
+#define SUM_PUB(field) sum_pub(offsetof(bthread_t, field))
+
+static void sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+static int setup_threads(void) {
+  int T = g_cfg.threads, N = g_cfg.clients;
+  threads = calloc((size_t)T, sizeof *threads);
+  if (!threads) return -1;
+  int S = g_cfg.mode == MODE_FANOUT ? g_cfg.senders : 0;
+  uint32_t msg_max = (uint32_t)g_cfg.payload + 128;
+  for (int t = 0; t < T; t++) {
+    bthread_t *th = &threads[t];
+    th->idx = t;
+    th->n = (uint32_t)(N / T + (t < N % T));
+    th->conns = calloc(th->n ? th->n : 1, sizeof *th->conns);
+    th->restart = calloc(th->n ? th->n : 1, sizeof *th->restart);
+    th->snd = calloc(th->n ? th->n : 1, sizeof *th->snd);
+    th->rscratch_cap = 256u << 10;
+    th->rscratch = malloc(th->rscratch_cap);
+    th->scratch_cap = msg_max;
+    th->scratch = malloc(msg_max);
+    th->ep = epoll_create1(EPOLL_CLOEXEC);
+    th->tfd = -1;
+    th->rng = 0x9e3779b9u ^ (uint32_t)(t * 7919 + 1) ^ (uint32_t)getpid();
+    if (!th->conns || !th->restart || !th->snd || !th->rscratch || !th->scratch || th->ep < 0)
+      return -1;
+    for (uint32_t i = 0; i < th->n; i++) {
+      bconn_t *c = &th->conns[i];
+      c->idx = i;
+      c->gidx = (uint32_t)t + i * (uint32_t)T;
+      c->s[0].fd = c->s[1].fd = -1;
+      c->s[0].conn = c->s[1].conn = c;
+      c->s[1].which = 1;
+      if ((int)c->gidx < S) {
+        c->sender = 1;
+        th->snd[th->nsnd++] = i;
+      }
+    }
+    if (th->nsnd && g_cfg.rate > 0) {
+      th->rate = g_cfg.rate * th->nsnd / S;
+      th->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+      if (th->tfd < 0) return -1;
+      struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+      epoll_ctl(th->ep, EPOLL_CTL_ADD, th->tfd, &ev);
+    }
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  t0_abs = mono_abs();
+  if (parse_args(argc, argv) < 0) {
+    usage(stderr);
+    return 2;
+  }
+  const bench_config_t *cfg = &g_cfg;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  getrlimit(RLIMIT_NOFILE, &rl);
+  size_t fds_needed = (size_t)cfg->clients * (cfg->transport == TR_POLL ? 2 : 1) + 64;
+  if (rl.rlim_cur < fds_needed)
+    fprintf(stderr, "sio-bench: warning: %zu clients need ~%zu fds, limit is %llu\n",
+            (size_t)cfg->clients, fds_needed, (unsigned long long)rl.rlim_cur);
+  signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+
+  g_payload = malloc((size_t)cfg->payload + 1);
+  if (!g_payload) return 1;
+  memset(g_payload, 'x', (size_t)cfg->payload);
+  g_payload[cfg->payload] = 0;
+
+  char err[256] = "";
+  int fatal = probe(err, sizeof err) < 0;
+  long rss_before = read_rss(cfg->server_pid), rss_after = -1;
+  int64_t connect_begin = 0, connect_end = 0, t_run = 0;
+  uint64_t up_at_win = 0, up_at_rss = 0;
+  int started = 0;
+
+  if (!fatal && setup_threads() < 0) {
+    snprintf(err, sizeof err, "out of memory or fds setting up threads");
+    fatal = 1;
+  }
+  int connect_mode = cfg->mode == MODE_CONNECT;
+  if (!fatal) {
+    if (connect_mode) {
+      t_run = now_ns();
+      g_ctl.run_start = t_run;
+      g_ctl.win_start = t_run + (int64_t)(cfg->warmup * 1e9);
+      atomic_store(&g_ctl.win_end, g_ctl.win_start + (int64_t)(cfg->duration * 1e9));
+      atomic_store(&g_ctl.phase, PH_RUN);
+    } else {
+      atomic_store(&g_ctl.win_end, INT64_MAX);
+      g_ctl.win_start = INT64_MAX;
+      atomic_store(&g_ctl.phase, PH_CONNECT);
+    }
+    for (int t = 0; t < cfg->threads; t++) {
+      if (pthread_create(&threads[t].tid, NULL, bench_thread_main, &threads[t]) != 0) {
+        snprintf(err, sizeof err, "pthread_create failed");
+        fatal = 1;
+        break;
+      }
+      started++;
+    }
+  }
+
+  if (!fatal && !connect_mode) {
+    /* Connect phase. */
+    connect_begin = now_ns();
+    double budget = cfg->connect_timeout + (cfg->ramp > 0 ? cfg->clients / cfg->ramp : 0);
+    int64_t deadline = now_ns() + (int64_t)(budget * 1e9);
+    int64_t next_report = now_ns() + 1000000000LL;
+    for (;;) {
+      uint64_t done = SUM_PUB(pub_connected) + SUM_PUB(pub_failed);
+      if (done >= (uint64_t)cfg->clients || g_signals || now_ns() >= deadline) break;
+      if (now_ns() >= next_report) {
+        fprintf(stderr, "sio-bench: connecting: %llu up, %llu failed of %d\n",
+                (unsigned long long)SUM_PUB(pub_connected), (unsigned long long)SUM_PUB(pub_failed),
+                cfg->clients);
+        next_report += 1000000000LL;
+      }
+      sleep_ms(5);
+    }
+    connect_end = now_ns();
+    uint64_t up_now = SUM_PUB(pub_connected);
+    if (up_now < (uint64_t)cfg->clients && !g_signals)
+      fprintf(stderr, "sio-bench: connect phase over after %.1f s: %llu of %d clients up\n",
+              (double)(connect_end - connect_begin) / 1e9, (unsigned long long)up_now, cfg->clients);
+    if (SUM_PUB(pub_connected) == 0) {
+      snprintf(err, sizeof err, "no client completed the handshake");
+      fatal = 1;
+    }
+    t_run = now_ns();
+    g_ctl.run_start = t_run;
+    g_ctl.win_start = t_run + (int64_t)(cfg->warmup * 1e9);
+    atomic_store(&g_ctl.win_end, g_ctl.win_start + (int64_t)(cfg->duration * 1e9));
+    if (g_signals) atomic_store(&g_ctl.win_end, g_ctl.win_start);
+    atomic_store_explicit(&g_ctl.phase, fatal ? PH_STOP : PH_RUN, memory_order_release);
+  }
+
+  if (!fatal) {
+    /* Measured run. */
+    int up_taken = 0;
+    for (;;) {
+      int64_t now = now_ns();
+      if (!up_taken && now >= g_ctl.win_start) {
+        up_at_win = SUM_PUB(pub_up);
+        up_taken = 1;
+      }
+      if (g_signals) {
+        if (now < atomic_load(&g_ctl.win_end))
+          atomic_store(&g_ctl.win_end, now > g_ctl.win_start ? now : g_ctl.win_start);
+        break;
+      }
+      if (now >= atomic_load(&g_ctl.win_end)) break;
+      sleep_ms(2);
+    }
+    if (!up_taken) up_at_win = SUM_PUB(pub_up);
+    rss_after = read_rss(cfg->server_pid);
+    up_at_rss = SUM_PUB(pub_up);
+    if (cfg->mode == MODE_FANOUT) {
+      atomic_store(&g_ctl.phase, PH_DRAIN);
+      int64_t dl = now_ns() + (int64_t)(cfg->drain * 1e9);
+      sleep_ms(20); /* let the threads stop pacing and publish sent_win */
+      while (now_ns() < dl && !g_signals) {
+        uint64_t expected = SUM_PUB(pub_sent_win) * up_at_win;
+        if (SUM_PUB(pub_received) >= expected) break;
+        sleep_ms(5);
+      }
+    }
+  }
+  atomic_store_explicit(&g_ctl.phase, PH_STOP, memory_order_release);
+  int joined = 1;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_sec += 2; /* for all threads together */
+  for (int t = 0; t < started; t++) {
+    if (pthread_timedjoin_np(threads[t].tid, NULL, &ts) != 0) joined = 0;
+  }
+  if (!joined) fprintf(stderr, "sio-bench: a worker thread did not stop; results may be partial\n");
+
+  /* Merge. */
+  bthread_t tot;
+  memset(&tot, 0, sizeof tot);
+  int64_t ping_interval = 0;
+  for (int t = 0; threads && t < started; t++) {
+    bthread_t *th = &threads[t];
+    tot.connected += th->connected;
+    tot.failed += th->failed;
+    tot.up += th->up;
+    tot.errors += th->errors;
+    tot.closed += th->closed;
+    tot.pings += th->pings;
+    tot.other += th->other;
+    tot.events += th->events;
+    tot.deliveries += th->deliveries;
+    tot.received += th->received;
+    tot.sent_win += th->sent_win;
+    tot.sent += th->sent;
+    tot.dropped += th->dropped;
+    tot.connects += th->connects;
+    tot.err_refused += th->err_refused;
+    tot.err_http += th->err_http;
+    tot.err_closed += th->err_closed;
+    tot.err_proto += th->err_proto;
+    if (th->ping_gap_max > tot.ping_gap_max) tot.ping_gap_max = th->ping_gap_max;
+    if (th->ping_interval) ping_interval = th->ping_interval;
+    hist_merge(&tot.lat, &th->lat);
+  }
+  if (!connect_mode && started) {
+    /* clients never started count as failures */
+    uint64_t attempted = tot.connected + tot.failed;
+    if (attempted < (uint64_t)cfg->clients) tot.errors += (uint64_t)cfg->clients - attempted;
+  }
+  if (connect_mode && started && !fatal && tot.connected == 0) {
+    snprintf(err, sizeof err, "no handshake completed");
+    fatal = 1;
+  }
+  int64_t we = atomic_load(&g_ctl.win_end);
+  double win_s = !fatal && started && we > g_ctl.win_start && we != INT64_MAX ? (double)(we - g_ctl.win_start) / 1e9 : 0;
+  int has_win = win_s > 0;
+  int m = cfg->mode;
+  int lat_ok = (m == MODE_ECHO || m == MODE_FANOUT || m == MODE_CONNECT) && tot.lat.count > 0;
+  double p50 = (double)hist_pct(&tot.lat, 0.50) / 1e6, p99 = (double)hist_pct(&tot.lat, 0.99) / 1e6,
+         pmax = (double)tot.lat.max / 1e6;
+  uint64_t expected = tot.sent_win * up_at_win;
+  int rss_ok = rss_before >= 0 && rss_after >= 0;
+  double rss_per = up_at_rss ? (double)(rss_after - rss_before) * 1024.0 / (double)up_at_rss : 0;
+  double connect_s = connect_end > 0 ? (double)(connect_end - connect_begin) / 1e9 : 0;
+  int hb_ok = tot.closed == 0 && (ping_interval == 0 || tot.ping_gap_max == 0 ||
+                                  tot.ping_gap_max < (ping_interval + 5000) * 1000000LL);
+
+  jbuf_t j = {.n = 0, .first = 1};
+  j.b[j.n++] = '{';
+  jstr(&j, "label", cfg->label);
+  jstr(&j, "mode", mode_names[m]);
+  jstr(&j, "transport", cfg->transport == TR_WS ? "websocket" : "polling");
+  jnum(&j, "clients", cfg->clients, 1);
+  jnum(&j, "threads", cfg->threads, 1);
+  jnum(&j, "duration_s", win_s, 1);
+  jnum(&j, "warmup_s", cfg->warmup, 1);
+  jnum(&j, "events_per_s", has_win ? (double)tot.events / win_s : 0, m == MODE_ECHO && has_win);
+  jnum(&j, "deliveries_per_s", has_win ? (double)tot.deliveries / win_s : 0, m == MODE_FANOUT && has_win);
+  jnum(&j, "sent_per_s", has_win ? (double)tot.sent_win / win_s : 0, has_win && (m == MODE_ECHO || m == MODE_FANOUT));
+  jnum(&j, "offered_per_s", cfg->rate, m == MODE_FANOUT);
+  jnum(&j, "connects_per_s", has_win ? (double)tot.connects / win_s : 0, m == MODE_CONNECT && has_win);
+  jnum(&j, "p50_ms", p50, lat_ok);
+  jnum(&j, "p99_ms", p99, lat_ok);
+  jnum(&j, "max_ms", pmax, lat_ok);
+  jnum(&j, "samples", (double)tot.lat.count, m != MODE_IDLE);
+  jnum(&j, "errors", (double)tot.errors, 1);
+  jnum(&j, "connected", (double)(connect_mode ? tot.connects : tot.connected), 1);
+  jnum(&j, "closed", (double)tot.closed, !connect_mode);
+  jnum(&j, "connect_phase_s", connect_s, !connect_mode && connect_end > 0);
+  jnum(&j, "pings", (double)tot.pings, 1);
+  jnum(&j, "ping_interval_ms", (double)ping_interval, ping_interval > 0);
+  jnum(&j, "ping_gap_max_ms", (double)tot.ping_gap_max / 1e6, tot.ping_gap_max > 0);
+  jraw(&j, "heartbeats_ok", m == MODE_IDLE && !fatal ? (hb_ok ? "true" : "false") : "null");
+  jnum(&j, "rss_before_kb", (double)rss_before, rss_before >= 0);
+  jnum(&j, "rss_after_kb", (double)rss_after, rss_after >= 0);
+  jnum(&j, "rss_per_client_b", round(rss_per), rss_ok && m == MODE_IDLE && up_at_rss > 0);
+  jnum(&j, "expected", (double)expected, m == MODE_FANOUT);
+  jnum(&j, "received", (double)tot.received, m == MODE_FANOUT);
+  jnum(&j, "loss", expected ? 1.0 - (double)tot.received / (double)expected : 0, m == MODE_FANOUT);
+  jnum(&j, "sent", (double)tot.sent, m == MODE_ECHO || m == MODE_FANOUT);
+  jnum(&j, "dropped", (double)tot.dropped, 1);
+  jnum(&j, "other_events", (double)tot.other, 1);
+  jnum(&j, "inflight", cfg->inflight, m == MODE_ECHO);
+  jnum(&j, "senders", cfg->senders, m == MODE_FANOUT);
+  jnum(&j, "payload", cfg->payload, m == MODE_ECHO || m == MODE_FANOUT);
+  jnum(&j, "err_refused", (double)tot.err_refused, 1);
+  jnum(&j, "err_http", (double)tot.err_http, 1);
+  jnum(&j, "err_closed", (double)tot.err_closed, 1);
+  jnum(&j, "err_proto", (double)tot.err_proto, 1);
+  if (fatal) jstr(&j, "error", err);
+  else jraw(&j, "error", "null");
+  j.b[j.n++] = '}';
+  j.b[j.n] = 0;
+
+  /* Human summary. */
+  fprintf(stderr, "sio-bench %s %s%s%s: %d clients, %d threads, window %.2f s\n", mode_names[m],
+          cfg->transport == TR_WS ? "websocket" : "polling", *cfg->label ? " " : "", cfg->label,
+          cfg->clients, cfg->threads, win_s);
+  if (fatal) fprintf(stderr, "  could not run: %s\n", err);
+  if (!connect_mode)
+    fprintf(stderr, "  connected %llu (%.2f s), closed by server %llu\n",
+            (unsigned long long)tot.connected, connect_s, (unsigned long long)tot.closed);
+  fprintf(stderr, "  errors %llu (refused %llu, http %llu, closed %llu, protocol %llu), dropped %llu\n",
+          (unsigned long long)tot.errors, (unsigned long long)tot.err_refused,
+          (unsigned long long)tot.err_http, (unsigned long long)tot.err_closed,
+          (unsigned long long)tot.err_proto, (unsigned long long)tot.dropped);
+  if (m == MODE_IDLE && !fatal)
+    fprintf(stderr, "  pings %llu (interval %lld ms, longest gap %.0f ms), heartbeats %s\n",
+            (unsigned long long)tot.pings, (long long)ping_interval, (double)tot.ping_gap_max / 1e6,
+            hb_ok ? "on time" : "LATE or closed");
+  if (rss_ok && m == MODE_IDLE)
+    fprintf(stderr, "  server RSS %ld kB -> %ld kB (%+.0f B per client)\n", rss_before, rss_after,
+            rss_per);
+  else if (rss_ok)
+    fprintf(stderr, "  server RSS %ld kB -> %ld kB\n", rss_before, rss_after);
+  if (m == MODE_ECHO)
+    fprintf(stderr, "  %.0f round trips/s (%llu in window)\n", has_win ? tot.events / win_s : 0,
+            (unsigned long long)tot.events);
+  if (m == MODE_FANOUT)
+    fprintf(stderr,
+            "  offered %.0f/s, sent %.0f/s; deliveries %.0f/s; received %llu of %llu expected "
+            "(%llu senders' msgs x %llu clients), loss %.4f%%\n",
+            cfg->rate, has_win ? tot.sent_win / win_s : 0, has_win ? tot.deliveries / win_s : 0,
+            (unsigned long long)tot.received, (unsigned long long)expected,
+            (unsigned long long)tot.sent_win, (unsigned long long)up_at_win,
+            expected ? 100.0 * (1.0 - (double)tot.received / (double)expected) : 0.0);
+  if (m == MODE_CONNECT)
+    fprintf(stderr, "  %.0f handshakes/s (%llu in window)\n", has_win ? tot.connects / win_s : 0,
+            (unsigned long long)tot.connects);
+  if (lat_ok)
+    fprintf(stderr, "  latency p50 %.3f ms, p99 %.3f ms, max %.3f ms (%llu samples)\n", p50, p99,
+            pmax, (unsigned long long)tot.lat.count);
+  printf("%s\n", j.b);
+  fflush(stdout);
+  return fatal ? 1 : 0;
+}
