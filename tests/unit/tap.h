@@ -13,7 +13,10 @@ static int tap__n, tap__failed;
 static inline void tap__result(int ok, const char *file, int line, const char *what) {
   ++tap__n;
   if (!ok) ++tap__failed;
-  printf("%sok %d - %s\n", ok ? "" : "not ", tap__n, what);
+  /* A description is one line: test inputs with line breaks are flattened. */
+  printf("%sok %d - ", ok ? "" : "not ", tap__n);
+  for (const char *p = what; *p; p++) putchar(*p == '\n' || *p == '\r' ? ' ' : *p);
+  putchar('\n');
   if (!ok) printf("#   at %s:%d\n", file, line);
 }
 

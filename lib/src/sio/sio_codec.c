@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sio.h"
+#include "sio/sio_jparse.h"
 #include "sio/sio_json.h"
 
 /* ---- decoding --------------------------------------------------------------- */
@@ -43,17 +44,11 @@ static int payload_valid(int type, const json_t *data) {
   return 0;
 }
 
-static json_t *parse_payload(const char *s, size_t len) {
-  json_error_t err;
-  json_t *v = json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
-  /* An integer beyond int64 is a plain (rounded) number to JSON.parse but an
-   * error to jansson. Reading every integer of that payload as a real is what
-   * JS does to all numbers; reals that print as integers go back out exactly
-   * as JS would write them. Only this rare payload pays for a second parse. */
-  if (!v && json_error_code(&err) == json_error_numeric_overflow)
-    v = json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &err);
-  return v;
-}
+/* sio__json_parse (sio_jparse.h) reads an integer beyond int64 as a real,
+ * the rounded number JSON.parse makes of it (jansson refuses it), and it
+ * prints back as JS would. It also builds the values several times faster
+ * than json_loadb on large payloads. */
+static json_t *parse_payload(const char *s, size_t len) { return sio__json_parse(s, len, NULL); }
 
 int sio__packet_decode(const char *s, size_t len, sio__packet *out) {
   memset(out, 0, sizeof *out);
@@ -96,11 +91,12 @@ int sio__packet_decode(const char *s, size_t len, sio__packet *out) {
 
   json_t *data = NULL;
   if (i < len) {
-    /* Two differences from JSON.parse to close before jansson sees the text:
-     * whitespace cannot start the payload because in JS it would have been
-     * read as an ack id ("2 [..]" is id 0 there), so accepting it here with
-     * no id would make the two disagree; and jansson stops at a raw NUL byte
-     * as if the text ended there, while JSON never allows one unescaped. */
+    /* Two differences from JSON.parse to close before the parser sees the
+     * text: whitespace cannot start the payload because in JS it would have
+     * been read as an ack id ("2 [..]" is id 0 there), so accepting it here
+     * with no id would make the two disagree; and JSON never allows a raw
+     * NUL byte (jansson let one through after a number or literal;
+     * sio__json_parse refuses it too, so the memchr is belt and braces). */
     char c = s[i];
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r') return -1;
     if (memchr(s + i, '\0', len - i)) return -1;
