@@ -210,7 +210,8 @@ static void conn_hold_expired(sio__tq *q, sio__tq_node *n) {
 }
 
 int sio__conn_write(sio__conn *c, sio__rbuf *rb, size_t off, size_t len) {
-  if (c->flags & (SIO__CONN_CLOSING | SIO__CONN_CLOSE_AFTER)) return -1;
+  /* Nothing may follow the last words queued before a (lingering) close. */
+  if (c->flags & (SIO__CONN_CLOSING | SIO__CONN_CLOSE_AFTER | SIO__CONN_LINGER)) return -1;
   if (len == 0) return 0;
   if (c->flags & SIO__CONN_FAILED) return -1;
   if (c->wq_bytes + len > c->net->max_send_queue) {

@@ -70,8 +70,11 @@ void sio__ws_set_handler(sio__conn *c, const sio__ws_handler *h, void *ud) {
 }
 
 int sio__ws_send_packet(sio__conn *c, sio__rbuf *rb) {
-  sio__ws_conn *w = ws_of(c);
-  if (!w || w->close_sent) return -1;
+  /* Hot path of every broadcast: decide from the connection alone. Once our
+   * close frame is queued the connection is closing or lingering, and
+   * sio__conn_write refuses more; proto_data is not touched (a cache miss
+   * per recipient). */
+  if (c->proto != &ws_proto) return -1;
   size_t len = rb->len - SIO__RBUF_HEADROOM;
   if (!rb->hlen) {
     uint8_t hdr[10];
