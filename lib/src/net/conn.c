@@ -339,14 +339,34 @@ static void net_handle_released(sio__net *net) {
   }
 }
 
-static void conn_close_cb(uv_handle_t *h) {
-  sio__conn *c = h->data;
+static void conn_free(sio__conn *c) {
   sio__net *net = c->net;
-  if (c->proto && c->proto->on_free) c->proto->on_free(c);
   wq_clear(c);
   free(c->leftover);
   free(c);
   net_handle_released(net);
+}
+
+static void conn_close_cb(uv_handle_t *h) {
+  sio__conn *c = h->data;
+  sio__net *net = c->net;
+  if (c->proto && c->proto->on_free) c->proto->on_free(c);
+  c->proto = NULL;
+  if (c->flags & SIO__CONN_DIRTY) {
+    if (!net->closing) {
+      /* Still linked on the dirty list (written to, then closed, in this
+       * loop turn): the next flush unlinks and frees it. */
+      c->flags |= SIO__CONN_FREED;
+      return;
+    }
+    /* Shutting down: no flush will run again; unlink it here. */
+    for (sio__conn **p = &net->dirty; *p; p = &(*p)->dirty_next)
+      if (*p == c) {
+        *p = c->dirty_next;
+        break;
+      }
+  }
+  conn_free(c);
 }
 
 void sio__conn_close(sio__conn *c) {
@@ -410,6 +430,10 @@ static void net_flush_cb(uv_prepare_t *p) {
       list = c->dirty_next;
       c->dirty_next = NULL;
       c->flags &= ~SIO__CONN_DIRTY;
+      if (c->flags & SIO__CONN_FREED) {
+        conn_free(c);
+        continue;
+      }
       if (c->flags & SIO__CONN_CLOSING) continue;
       if (c->flags & SIO__CONN_FAILED) {
         conn_fail_now(c);

@@ -52,6 +52,7 @@ enum {
   SIO__CONN_HOLD = 1 << 7,        /* writes held back by sio__conn_flush_alone */
   SIO__CONN_FAILED = 1 << 8,      /* a write failed or overflowed: fail it at the flush */
   SIO__CONN_LINGER = 1 << 9,      /* closing politely: flush, FIN, drain input until EOF */
+  SIO__CONN_FREED = 1 << 10,      /* closed while on net->dirty: the flush frees it */
 };
 
 struct sio__conn {
