@@ -274,15 +274,17 @@ static char *put_u64(char *p, uint64_t v) {
   return p;
 }
 
-/* -1 if the message was dropped (the socket's buffer is full). */
-static int send_echo(bthread_t *th, bconn_t *c) {
+/* Sends pre + <send time> + sep + payload + "\"]": the echo message
+ * 42["message",<ts>,"xx..."] and the chat line 42["message","<ts> xx...."].
+ * -1 if the message was dropped (the socket's buffer is full). */
+static int send_stamped(bthread_t *th, bconn_t *c, const char *pre, size_t prelen, const char *sep,
+                        size_t seplen) {
   char *b = (char *)th->scratch, *p = b;
-  static const char pre[] = "42[\"message\",";
-  memcpy(p, pre, sizeof pre - 1);
-  p += sizeof pre - 1;
+  memcpy(p, pre, prelen);
+  p += prelen;
   p = put_u64(p, (uint64_t)th->now);
-  *p++ = ',';
-  *p++ = '"';
+  memcpy(p, sep, seplen);
+  p += seplen;
   memcpy(p, g_payload, (size_t)g_cfg.payload);
   p += g_cfg.payload;
   *p++ = '"';
@@ -290,28 +292,21 @@ static int send_echo(bthread_t *th, bconn_t *c) {
   uint64_t dropped = th->dropped;
   conn_send(th, c, b, (size_t)(p - b));
   if (th->dropped != dropped) return -1;
-  c->inflight++;
   th->sent++;
   if (in_window(th->now)) th->sent_win++;
   return 0;
 }
 
+static int send_echo(bthread_t *th, bconn_t *c) {
+  static const char pre[] = "42[\"message\",", sep[] = ",\"";
+  if (send_stamped(th, c, pre, sizeof pre - 1, sep, sizeof sep - 1) != 0) return -1;
+  c->inflight++;
+  return 0;
+}
+
 static void send_fanout(bthread_t *th, bconn_t *c) {
-  char *b = (char *)th->scratch, *p = b;
-  static const char pre[] = "42[\"message\",\"";
-  memcpy(p, pre, sizeof pre - 1);
-  p += sizeof pre - 1;
-  p = put_u64(p, (uint64_t)th->now);
-  *p++ = ' ';
-  memcpy(p, g_payload, (size_t)g_cfg.payload);
-  p += g_cfg.payload;
-  *p++ = '"';
-  *p++ = ']';
-  uint64_t dropped = th->dropped;
-  conn_send(th, c, b, (size_t)(p - b));
-  if (th->dropped != dropped) return;
-  th->sent++;
-  if (in_window(th->now)) th->sent_win++;
+  static const char pre[] = "42[\"message\",\"", sep[] = " ";
+  send_stamped(th, c, pre, sizeof pre - 1, sep, sizeof sep - 1);
 }
 
 static void begin_traffic(bthread_t *th, bconn_t *c) {
