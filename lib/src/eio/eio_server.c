@@ -171,26 +171,26 @@ static int path_has_rest(eio_server_t *srv, const sio__http_req *req) {
 
 /* ---- HTTP entry points ---------------------------------------------------------- */
 
+/* Offers the request to the application's HTTP handler; 1 if it answered. */
+static int app_handler(eio_server_t *srv, sio__conn *c, sio__http_req *req, char *body, size_t len) {
+  if (!srv->opts.http_handler) return 0;
+  eio_http_request_t r = {c, req, body, len, 0};
+  srv->opts.http_handler(&r, srv->opts.http_data);
+  return r.responded;
+}
+
 static int user_handler(eio_server_t *srv, sio__conn *c, sio__http_req *req, char *body, size_t len) {
-  if (srv->opts.http_handler) {
-    eio_http_request_t r = {c, req, body, len, 0};
-    srv->opts.http_handler(&r, srv->opts.http_data);
-    if (r.responded) return SIO__HTTP_DONE;
-  }
-  sio__http_respond(c, 404, "Content-Type: text/plain\r\n", "Not Found", 9);
+  if (!app_handler(srv, c, req, body, len))
+    sio__http_respond(c, 404, "Content-Type: text/plain\r\n", "Not Found", 9);
   return SIO__HTTP_DONE;
 }
 
 static int eio_on_request(sio__http_server *hs, sio__conn *c, sio__http_req *req, char *body, size_t len) {
   eio_server_t *srv = sio__container_of(hs, eio_server_t, http);
   if (!path_matches(srv, req)) return user_handler(srv, c, req, body, len);
-  if (srv->opts.http_handler && path_has_rest(srv, req)) {
-    /* Something below the Engine.IO path (/socket.io/socket.io.js, as
-     * Node's serveClient): the application may answer it first. */
-    eio_http_request_t r = {c, req, body, len, 0};
-    srv->opts.http_handler(&r, srv->opts.http_data);
-    if (r.responded) return SIO__HTTP_DONE;
-  }
+  /* Something below the Engine.IO path (/socket.io/socket.io.js, as
+   * Node's serveClient): the application may answer it first. */
+  if (path_has_rest(srv, req) && app_handler(srv, c, req, body, len)) return SIO__HTTP_DONE;
   if (req->method == HTTP_OPTIONS && srv->opts.cors_origin) {
     cors_preflight(srv, c, req);
     return SIO__HTTP_DONE;
