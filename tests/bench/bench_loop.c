@@ -464,6 +464,15 @@ int eio_packet(bthread_t *th, bconn_t *c, const char *p, size_t n, int64_t now) 
 
 /* ---- the loop ---------------------------------------------------------- */
 
+/* Grows a socket's own read buffer to ncap bytes (keeping its content). */
+static int rbuf_grow(bsock_t *s, size_t ncap) {
+  uint8_t *nb = realloc(s->rbuf, ncap);
+  if (!nb) return -1;
+  s->rbuf = nb;
+  s->rcap = (uint32_t)ncap;
+  return 0;
+}
+
 static void sock_read(bthread_t *th, bsock_t *s) {
   bconn_t *c = s->conn;
   uint32_t gen = s->gen;
@@ -478,13 +487,10 @@ static void sock_read(bthread_t *th, bsock_t *s) {
       if (s->rcap - s->rlen < READ_MIN) {
         size_t ncap = s->rcap * 2;
         if (ncap < (size_t)s->rlen + READ_MIN) ncap = (size_t)s->rlen + READ_MIN;
-        uint8_t *nb = realloc(s->rbuf, ncap);
-        if (!nb) {
+        if (rbuf_grow(s, ncap) != 0) {
           conn_fail(th, c, ERR_PROTO);
           return;
         }
-        s->rbuf = nb;
-        s->rcap = (uint32_t)ncap;
       }
       base = s->rbuf;
       off = s->rlen;
@@ -509,15 +515,9 @@ static void sock_read(bthread_t *th, bsock_t *s) {
     if (rem == 0) {
       s->rlen = 0;
     } else if (base == th->rscratch) {
-      if (s->rcap < rem) {
-        size_t ncap = rem < 4096 ? 4096 : rem;
-        uint8_t *nb = realloc(s->rbuf, ncap);
-        if (!nb) {
-          conn_fail(th, c, ERR_PROTO);
-          return;
-        }
-        s->rbuf = nb;
-        s->rcap = (uint32_t)ncap;
+      if (s->rcap < rem && rbuf_grow(s, rem < 4096 ? 4096 : rem) != 0) {
+        conn_fail(th, c, ERR_PROTO);
+        return;
       }
       memcpy(s->rbuf, base + used, rem);
       s->rlen = (uint32_t)rem;
