@@ -47,12 +47,17 @@ typedef struct config {
   long ping_interval; /* ms; -1: the library's default */
   long ping_timeout;  /* ms */
   long max_payload;
+  long max_connections; /* 0: the library's default */
+  long max_send_queue;
+  const char *origins[17]; /* --allow-origin, NULL-terminated */
+  int norigins;
 } config_t;
 
 static void usage(FILE *f, const char *argv0) {
   fprintf(f,
           "usage: %s [--host H] [--port N] [--static DIR] [--client-dir DIR] [--cors ORIGIN]\n"
-          "          [--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES] [--help]\n"
+          "          [--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES]\n"
+          "          [--max-connections N] [--max-send-queue BYTES] [--allow-origin ORIGIN]... [--help]\n"
           "\n"
           "  --host H             address to listen on (default 0.0.0.0)\n"
           "  --port N             port, 0 for any free one (default 3000)\n"
@@ -62,7 +67,13 @@ static void usage(FILE *f, const char *argv0) {
           "  --cors ORIGIN        allow cross-origin clients from ORIGIN (or *)\n"
           "  --ping-interval MS   Engine.IO heartbeat interval (default 25000)\n"
           "  --ping-timeout MS    Engine.IO heartbeat timeout (default 20000)\n"
-          "  --max-payload BYTES  largest message accepted (default 1000000)\n",
+          "  --max-payload BYTES  largest message accepted (default 1000000)\n"
+          "  --max-connections N  open connections before new ones get 503\n"
+          "                       (default: the open-file limit minus 64)\n"
+          "  --max-send-queue BYTES  bytes queued to a client that does not read\n"
+          "                       before it is dropped (default 4194304)\n"
+          "  --allow-origin ORIGIN  accept browser clients from ORIGIN only\n"
+          "                       (repeatable; default: any origin)\n",
           argv0, SIO_SOURCE_DIR, SIO_SOURCE_DIR);
 }
 
@@ -82,7 +93,8 @@ static long parse_num(const char *s, long min, long max) {
 /* Every option takes a value. */
 static const char *const option_names[] = {
     "--host", "--port", "--static", "--client-dir", "--cors",
-    "--ping-interval", "--ping-timeout", "--max-payload",
+    "--ping-interval", "--ping-timeout", "--max-payload", "--max-connections",
+    "--max-send-queue", "--allow-origin",
 };
 
 static int known_option(const char *arg, size_t len) {
@@ -126,6 +138,15 @@ static int parse_args(int argc, char **argv, config_t *cfg) {
     else if (!strcmp(name, "--ping-interval")) n = cfg->ping_interval = parse_num(val, 1, MS_MAX);
     else if (!strcmp(name, "--ping-timeout")) n = cfg->ping_timeout = parse_num(val, 1, MS_MAX);
     else if (!strcmp(name, "--max-payload")) n = cfg->max_payload = parse_num(val, 1, LONG_MAX);
+    else if (!strcmp(name, "--max-connections")) n = cfg->max_connections = parse_num(val, 1, LONG_MAX);
+    else if (!strcmp(name, "--max-send-queue")) n = cfg->max_send_queue = parse_num(val, 1, LONG_MAX);
+    else if (!strcmp(name, "--allow-origin")) {
+      if (cfg->norigins == 16) {
+        fprintf(stderr, "%s: at most 16 --allow-origin\n", argv[0]);
+        return -1;
+      }
+      cfg->origins[cfg->norigins++] = val;
+    }
     if (n < 0) {
       fprintf(stderr, "%s: bad value for %s: '%s'\n", argv[0], name, val);
       return -1;
@@ -283,6 +304,9 @@ int main(int argc, char **argv) {
   if (cfg.ping_interval > 0) opts.eio.ping_interval_ms = (uint32_t)cfg.ping_interval;
   if (cfg.ping_timeout > 0) opts.eio.ping_timeout_ms = (uint32_t)cfg.ping_timeout;
   if (cfg.max_payload > 0) opts.eio.max_payload = (size_t)cfg.max_payload;
+  if (cfg.max_connections > 0) opts.eio.max_connections = (size_t)cfg.max_connections;
+  if (cfg.max_send_queue > 0) opts.eio.max_send_queue = (size_t)cfg.max_send_queue;
+  if (cfg.norigins) opts.eio.allowed_origins = cfg.origins;
   opts.eio.cors_origin = cfg.cors;
   opts.eio.http_handler = on_http;
   opts.eio.http_data = &chat;

@@ -63,6 +63,13 @@ typedef struct eio_callbacks {
  * during the call, 0 to let the server answer 404. */
 typedef int (*eio_http_handler_t)(eio_http_request_t *req, void *data);
 
+/* Decides whether an Engine.IO handshake or upgrade request may proceed (as
+ * Node's allowRequest). Return nonzero to allow. To refuse, return 0: the
+ * client gets 403 {"code":4,"message":"Forbidden"}, or *message in place of
+ * "Forbidden" if set (a static string, JSON-safe). Only the request
+ * accessors below may be used on `req` (no eio_http_respond). */
+typedef int (*eio_allow_request_t)(const eio_http_request_t *req, const char **message, void *data);
+
 typedef struct eio_options {
   const char *path;             /* "/engine.io/" (sio uses "/socket.io/"); matched by prefix */
   uint32_t ping_interval_ms;    /* 25000 */
@@ -76,7 +83,17 @@ typedef struct eio_options {
   size_t max_header_bytes;      /* request line + headers, 16384 (431 past it) */
   uint32_t header_timeout_ms;   /* a request's headers must arrive within, 30000 */
   uint32_t keepalive_timeout_ms;/* idle keep-alive HTTP connections closed after, 5000 */
-  size_t max_send_queue;        /* bytes queued to one connection before it is dropped, 64 MiB */
+  uint32_t body_timeout_ms;     /* a request's body must arrive within, after its headers, 30000 */
+  size_t max_send_queue;        /* bytes queued to one client (WebSocket frames or pending
+                                   long-poll packets) before it is dropped, 4 MiB; at
+                                   least max_payload + 64 KiB is used */
+  size_t max_connections;       /* open TCP connections; past it new ones get 503. 0: the
+                                   process's open-file limit minus 64 (the default) */
+  const char *const *allowed_origins; /* NULL: any. Else a NULL-terminated list of exact
+                                   Origin values ("https://a.example"); a handshake or
+                                   upgrade with another Origin gets 403. Requests without
+                                   an Origin header (non-browser clients) are allowed. */
+  eio_allow_request_t allow_request; /* optional, after the origin check */
   eio_http_handler_t http_handler; /* optional */
   void *http_data;              /* passed to http_handler */
   eio_callbacks_t callbacks;
@@ -97,6 +114,8 @@ int eio_server_port(const eio_server_t *srv);
  * on_closed (may be NULL) once all handles are released and frees the server. */
 void eio_server_close(eio_server_t *srv, void (*on_closed)(void *arg), void *arg);
 size_t eio_server_clients_count(const eio_server_t *srv);
+/* Open TCP connections (HTTP, long-polls, WebSockets, ones being refused). */
+size_t eio_server_connections_count(const eio_server_t *srv);
 void *eio_server_data(const eio_server_t *srv);
 
 /* Queues a message. Returns 0, EIO_ECLOSED, EIO_ETOOBIG or EIO_EFULL. */
@@ -125,6 +144,8 @@ const char *eio_http_request_method(const eio_http_request_t *req);  /* "GET", .
 const char *eio_http_request_path(const eio_http_request_t *req, size_t *len);
 const char *eio_http_request_query(const eio_http_request_t *req, size_t *len);
 const char *eio_http_request_header(const eio_http_request_t *req, const char *name);
+/* The peer's address as text ("127.0.0.1", "::1"). */
+const char *eio_http_request_address(const eio_http_request_t *req);
 /* The request body (bodies are capped at max_payload; larger ones get 413). */
 const char *eio_http_request_body(const eio_http_request_t *req, size_t *len);
 /* Sends a response. `headers` is NULL or extra header lines, each ending in

@@ -2,13 +2,14 @@
  * back to its sender. The app the engine.io-protocol test suite and our
  * end-to-end tests expect.
  *   eio-echo-server --port N [--ping-interval 300] [--ping-timeout 200] [--path /engine.io/]
+ *                   (and the flags of echo_common.h; GET /stats for leak tests)
  * Test hooks: a text message "close-me" makes the server close the session;
  * "flood:N" makes it send N numbered messages. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "echo_common.h"
 #include "eio.h"
 
 static void on_message(eio_socket_t *s, const char *msg, size_t len, int binary, void *data) {
@@ -28,16 +29,9 @@ static void on_message(eio_socket_t *s, const char *msg, size_t len, int binary,
   eio_socket_send(s, msg, len, binary);
 }
 
-static uv_signal_t sig_int, sig_term;
 static eio_server_t *server;
 
-static void on_signal(uv_signal_t *h, int signum) {
-  uv_signal_stop(&sig_int);
-  uv_signal_stop(&sig_term);
-  uv_close((uv_handle_t *)&sig_int, NULL);
-  uv_close((uv_handle_t *)&sig_term, NULL);
-  eio_server_close(server, NULL, NULL);
-}
+static void close_server(void *arg) { eio_server_close(server, NULL, NULL); }
 
 int main(int argc, char **argv) {
   eio_options_t opts;
@@ -46,24 +40,21 @@ int main(int argc, char **argv) {
   const char *host = "127.0.0.1";
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--port") && v) port = atoi(argv[++i]);
-    else if (!strcmp(a, "--host") && v) host = argv[++i];
-    else if (!strcmp(a, "--ping-interval") && v) opts.ping_interval_ms = (uint32_t)atoi(argv[++i]);
-    else if (!strcmp(a, "--ping-timeout") && v) opts.ping_timeout_ms = (uint32_t)atoi(argv[++i]);
-    else if (!strcmp(a, "--path") && v) opts.path = argv[++i];
-    else if (!strcmp(a, "--max-payload") && v) opts.max_payload = (size_t)atol(argv[++i]);
-    else if (!strcmp(a, "--header-timeout") && v) opts.header_timeout_ms = (uint32_t)atoi(argv[++i]);
+    int k = echo_eio_flag(&opts, argc, argv, &i);
+    if (k == 1) continue;
+    if (k == 0 && !strcmp(a, "--port") && v) port = atoi(argv[++i]);
+    else if (k == 0 && !strcmp(a, "--host") && v) host = argv[++i];
+    else if (k == 0 && !strcmp(a, "--path") && v) opts.path = argv[++i];
     else {
-      fprintf(stderr,
-              "usage: %s --port N [--host H] [--ping-interval MS] [--ping-timeout MS] [--path P] "
-              "[--max-payload BYTES] [--header-timeout MS]\n",
-              argv[0]);
+      fprintf(stderr, "usage: %s --port N [--host H] [--path P] %s\n", argv[0], echo_eio_usage);
       return 2;
     }
   }
   opts.cors_origin = "*";
   opts.callbacks.on_message = on_message;
-  signal(SIGPIPE, SIG_IGN);
+  opts.http_handler = echo_stats_handler;
+  opts.http_data = &server;
+  echo_raise_nofile();
   uv_loop_t *loop = uv_default_loop();
   int r = eio_server_new(loop, &opts, &server);
   if (!r) r = eio_server_listen(server, host, port);
@@ -72,11 +63,6 @@ int main(int argc, char **argv) {
     return 1;
   }
   fprintf(stderr, "eio-echo-server listening on %s:%d%s\n", host, eio_server_port(server), opts.path);
-  uv_signal_init(loop, &sig_int);
-  uv_signal_init(loop, &sig_term);
-  uv_signal_start(&sig_int, on_signal, SIGINT);
-  uv_signal_start(&sig_term, on_signal, SIGTERM);
-  uv_run(loop, UV_RUN_DEFAULT);
-  uv_loop_close(loop);
+  echo_run(loop, close_server, NULL);
   return 0;
 }

@@ -415,6 +415,34 @@ for (const mode of Object.keys(MODES)) {
       assert.equal(new Set([root.id, custom.id, other.id, m.engine.id, other.io.engine.id]).size, 5);
       await checkTransport(root, mode);
     });
+
+    test("the Engine.IO id appears in no packet but the open packet", T, async () => {
+      const m = open(mode);
+      const raw = [];
+      m.engine.on("packet", (p) => raw.push(p));
+      const s = await connected(socketOn(m, "/"));
+      const c = await connected(socketOn(m, "/custom"));
+      const peer = await connect(mode);
+      await new Promise((resolve) => s.emit("message-with-ack", "a", { b: 1 }, resolve));
+      await new Promise((resolve) => s.emit("join", "r", resolve));
+      await new Promise((resolve) => peer.emit("join", "r", resolve));
+      peer.emit("to-room", "r", "to the room");
+      peer.emit("broadcast", "to all");
+      await nth(s, "message-back", 2);
+      await sync(c);
+      s.on("ping-back", (text, ack) => ack("acked"));
+      s.emit("ping-me", 2000);
+      await nth(s, "pinged");
+      await checkTransport(s, mode);
+      const sid = m.engine.id;
+      assert.equal(raw[0].type, "open");
+      assert.ok(raw[0].data.includes(sid));
+      const later = raw.slice(1).filter((p) => typeof p.data === "string");
+      assert.ok(later.length >= 8, `saw ${later.length} packets`);
+      for (const p of later) assert.ok(!p.data.includes(sid), `sid in ${p.type} ${p.data}`);
+      // ... nor in what a peer's socket sees about us.
+      assert.ok(!JSON.stringify(peer.events).includes(sid));
+    });
   });
 }
 

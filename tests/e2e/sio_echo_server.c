@@ -1,7 +1,7 @@
 /* sio-echo-server: the app the official socket.io-protocol test suite and our
  * end-to-end tests expect.
  *   sio-echo-server --port N [--host H] [--ping-interval 300] [--ping-timeout 200]
- *                   [--connect-timeout 1000]
+ *                   [--connect-timeout 1000] (and the flags of echo_common.h)
  * Namespaces "/" and "/custom": on connect emit "auth" with the handshake
  * auth; "message" → emit "message-back" with the same args;
  * "message-with-ack" → ack with the same args. CORS "*", maxPayload 1e6.
@@ -13,13 +13,13 @@
  * "disconnect-reason" [id] → ack with the reason this app was given when
  * socket id disconnected (null if unknown; the last 64 are kept).
  * Namespace "/refuse" admits only auth {"token":"ok"}; others get
- * CONNECT_ERROR "Not authorized" with data {"reason":"test"}. */
-#include <signal.h>
-#include <sys/resource.h>
+ * CONNECT_ERROR "Not authorized" with data {"reason":"test"}.
+ * GET /stats: live sessions, connections and RSS (leak and churn tests). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "echo_common.h"
 #include "sio.h"
 
 static void on_connection(sio_socket_t *s, void *data) {
@@ -110,14 +110,10 @@ static void setup_namespace(sio_namespace_t *nsp) {
   sio_on_disconnect(nsp, on_disconnect, NULL);
 }
 
-static uv_signal_t sig_int, sig_term;
 static sio_server_t *server;
+static eio_server_t *engine;
 
-static void on_signal(uv_signal_t *h, int signum) {
-  uv_close((uv_handle_t *)&sig_int, NULL);
-  uv_close((uv_handle_t *)&sig_term, NULL);
-  sio_server_close(server, NULL, NULL);
-}
+static void close_server(void *arg) { sio_server_close(server, NULL, NULL); }
 
 int main(int argc, char **argv) {
   sio_options_t opts;
@@ -127,27 +123,20 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int has = i + 1 < argc;
-    if (!strcmp(a, "--port") && has) port = atoi(argv[++i]);
-    else if (!strcmp(a, "--host") && has) host = argv[++i];
-    else if (!strcmp(a, "--ping-interval") && has) opts.eio.ping_interval_ms = (uint32_t)atoi(argv[++i]);
-    else if (!strcmp(a, "--ping-timeout") && has) opts.eio.ping_timeout_ms = (uint32_t)atoi(argv[++i]);
-    else if (!strcmp(a, "--connect-timeout") && has) opts.connect_timeout_ms = (uint32_t)atoi(argv[++i]);
+    int k = echo_eio_flag(&opts.eio, argc, argv, &i);
+    if (k == 1) continue;
+    if (k == 0 && !strcmp(a, "--port") && has) port = atoi(argv[++i]);
+    else if (k == 0 && !strcmp(a, "--host") && has) host = argv[++i];
+    else if (k == 0 && !strcmp(a, "--connect-timeout") && has) opts.connect_timeout_ms = (uint32_t)atoi(argv[++i]);
     else {
-      fprintf(stderr,
-              "usage: %s --port N [--host H] [--ping-interval MS] [--ping-timeout MS] "
-              "[--connect-timeout MS]\n",
-              argv[0]);
+      fprintf(stderr, "usage: %s --port N [--host H] [--connect-timeout MS] %s\n", argv[0], echo_eio_usage);
       return 2;
     }
   }
   opts.eio.cors_origin = "*";
-  signal(SIGPIPE, SIG_IGN);
-  /* One descriptor per client: use all the process may have. */
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
+  opts.eio.http_handler = echo_stats_handler;
+  opts.eio.http_data = &engine;
+  echo_raise_nofile();
   uv_loop_t *loop = uv_default_loop();
   int r = sio_server_new(loop, &opts, &server);
   if (!r) r = sio_server_listen(server, host, port);
@@ -155,17 +144,13 @@ int main(int argc, char **argv) {
     fprintf(stderr, "sio-echo-server: cannot listen on %s:%d: %s\n", host, port, eio_strerror(r));
     return 1;
   }
+  engine = sio_server_engine(server);
   setup_namespace(sio_of(server, "/"));
   setup_namespace(sio_of(server, "/custom"));
   sio_namespace_t *refuse = sio_of(server, "/refuse");
   setup_namespace(refuse);
   sio_use(refuse, refuse_mw, NULL);
   fprintf(stderr, "sio-echo-server listening on %s:%d\n", host, sio_server_port(server));
-  uv_signal_init(loop, &sig_int);
-  uv_signal_init(loop, &sig_term);
-  uv_signal_start(&sig_int, on_signal, SIGINT);
-  uv_signal_start(&sig_term, on_signal, SIGTERM);
-  uv_run(loop, UV_RUN_DEFAULT);
-  uv_loop_close(loop);
+  echo_run(loop, close_server, NULL);
   return 0;
 }

@@ -23,6 +23,7 @@ struct eio_server {
   sio__tq q_ping_timeout;  /* pong due */
   sio__tq q_upgrade;       /* 100 ms upgrade tick (noop to the pending GET, timeout) */
   sio__tq q_close;         /* a closing polling session waits this long for its last GET */
+  sio__tq q_fail;          /* sessions failed mid-send, closed on the next loop turn */
   int closing;
   void (*on_closed)(void *arg);
   void *on_closed_arg;
@@ -44,6 +45,7 @@ struct eio_socket {
   sio__conn *probe;      /* WebSocket being probed for an upgrade */
   sio__rbuf **q;         /* packets waiting for a GET (polling) */
   uint32_t qlen, qcap;
+  size_t qbytes;         /* ... their size, capped by opts.max_send_queue */
   sio__tq_node hb;       /* in q_ping_interval or q_ping_timeout */
   sio__tq_node tick;     /* in q_upgrade or q_close */
   uint64_t upgrade_started;
@@ -59,6 +61,7 @@ struct eio_http_request {
   char *body;
   size_t body_len;
   int responded;
+  char addr[64];         /* the peer's address, filled on first use */
 };
 
 /* Packets: [headroom][type digit][data] for text, [headroom][data] for binary. */
@@ -86,6 +89,7 @@ void sio__eio_tick(sio__tq *q, sio__tq_node *n);
 void sio__eio_ping_interval(sio__tq *q, sio__tq_node *n);
 void sio__eio_ping_timeout(sio__tq *q, sio__tq_node *n);
 void sio__eio_close_timeout(sio__tq *q, sio__tq_node *n);
+void sio__eio_fail_deferred(sio__tq *q, sio__tq_node *n);
 
 /* eio_server.c: CORS header lines for this request (empty when off). */
 void sio__eio_cors_headers(eio_server_t *srv, const sio__http_req *req, char *out, size_t cap);

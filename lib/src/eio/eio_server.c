@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "eio/eio_internal.h"
 #include "util/id.h"
@@ -55,7 +56,8 @@ void eio_options_init(eio_options_t *o) {
   o->max_header_bytes = 16384;
   o->header_timeout_ms = 30000;
   o->keepalive_timeout_ms = 5000;
-  o->max_send_queue = 64u << 20;
+  o->body_timeout_ms = 30000;
+  o->max_send_queue = 4u << 20;
 }
 
 /* ---- CORS (PROTOCOL.md 1.12) ------------------------------------------------- */
@@ -124,16 +126,30 @@ static int transport_of(eio_server_t *srv, const eio_query *q) {
   return 0;
 }
 
+static int origin_allowed(eio_server_t *srv, const char *origin, size_t olen) {
+  for (const char *const *o = srv->opts.allowed_origins; *o; o++)
+    if (strlen(*o) == olen && memcmp(*o, origin, olen) == 0) return 1;
+  return 0;
+}
+
 /* Returns -1 if the request is acceptable, else an error code; *sock is the
- * session named by sid, if any. */
-static int verify(eio_server_t *srv, const sio__http_req *req, const eio_query *q, int upgrade,
-                  eio_socket_t **sock) {
+ * session named by sid, if any. A refusal by the allow_request hook may set
+ * *message. */
+static int verify(eio_server_t *srv, sio__conn *c, sio__http_req *req, const eio_query *q,
+                  int upgrade, eio_socket_t **sock, const char **message) {
   *sock = NULL;
   int transport = transport_of(srv, q);
   if (!transport) return ERR_TRANSPORT_UNKNOWN;
   size_t olen;
   const char *origin = sio__http_req_header(req, "origin", &olen);
   if (origin && sio__http_header_value_invalid(origin, olen)) return ERR_BAD_REQUEST;
+  if (origin && srv->opts.allowed_origins && !origin_allowed(srv, origin, olen)) {
+    char peer[64];
+    sio__conn_peer(c, peer, sizeof peer);
+    SIO_LOGI("eio: refusing a request from %s: origin %.*s is not allowed", peer,
+             (int)(olen < 200 ? olen : 200), origin);
+    return ERR_FORBIDDEN;
+  }
   if (q->sid_len >= 0) {
     sio__hmap_node *n = sio__hmap_get(&srv->sessions, q->sid, (size_t)q->sid_len);
     if (!n) return ERR_UNKNOWN_SID;
@@ -144,15 +160,35 @@ static int verify(eio_server_t *srv, const sio__http_req *req, const eio_query *
   }
   if (req->method != HTTP_GET) return ERR_BAD_HANDSHAKE_METHOD;
   if (transport == EIO_TRANSPORT_WEBSOCKET && !upgrade) return ERR_BAD_REQUEST;
+  if (srv->opts.allow_request) {
+    /* responded = 1: the hook only looks at the request. */
+    eio_http_request_t r = {c, req, NULL, 0, 1, {0}};
+    if (!srv->opts.allow_request(&r, message, srv->opts.data)) return ERR_FORBIDDEN;
+  }
   if (q->eio_len != 1 || q->eio[0] != '4') return ERR_UNSUPPORTED_PROTOCOL_VERSION;
   return -1;
 }
 
-static void respond_error(eio_server_t *srv, sio__conn *c, const sio__http_req *req, int code) {
-  char h[1024], body[96];
+/* A JSON string's contents: quotes, backslashes and controls escaped. */
+static size_t json_escape(char *out, size_t cap, const char *s) {
+  size_t n = 0;
+  for (; *s && n + 7 < cap; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\') out[n++] = '\\', out[n++] = (char)ch;
+    else if (ch < 0x20) n += (size_t)snprintf(out + n, cap - n, "\\u%04x", ch);
+    else out[n++] = (char)ch;
+  }
+  out[n] = 0;
+  return n;
+}
+
+static void respond_error(eio_server_t *srv, sio__conn *c, const sio__http_req *req, int code,
+                          const char *message) {
+  char h[1024], msg[256], body[320];
   int n = snprintf(h, sizeof h, "Content-Type: application/json\r\n");
   sio__eio_cors_headers(srv, req, h + n, sizeof h - (size_t)n);
-  int blen = snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", code, error_messages[code]);
+  json_escape(msg, sizeof msg, message ? message : error_messages[code]);
+  int blen = snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", code, msg);
   sio__http_respond(c, code == ERR_FORBIDDEN ? 403 : 400, h, body, (size_t)blen);
 }
 
@@ -174,7 +210,7 @@ static int path_has_rest(eio_server_t *srv, const sio__http_req *req) {
 /* Offers the request to the application's HTTP handler; 1 if it answered. */
 static int app_handler(eio_server_t *srv, sio__conn *c, sio__http_req *req, char *body, size_t len) {
   if (!srv->opts.http_handler) return 0;
-  eio_http_request_t r = {c, req, body, len, 0};
+  eio_http_request_t r = {c, req, body, len, 0, {0}};
   srv->opts.http_handler(&r, srv->opts.http_data);
   return r.responded;
 }
@@ -187,6 +223,13 @@ static int user_handler(eio_server_t *srv, sio__conn *c, sio__http_req *req, cha
 
 static int eio_on_request(sio__http_server *hs, sio__conn *c, sio__http_req *req, char *body, size_t len) {
   eio_server_t *srv = sio__container_of(hs, eio_server_t, http);
+  /* A POST tied to its session by eio_on_headers is untied whatever the
+   * answer (an error, the app's handler): the session must not keep it. */
+  eio_socket_t *tied = sio__http_conn_of(c)->owner;
+  if (tied) {
+    sio__http_conn_of(c)->owner = NULL;
+    if (tied->post == c) tied->post = NULL;
+  }
   if (!path_matches(srv, req)) return user_handler(srv, c, req, body, len);
   /* Something below the Engine.IO path (/socket.io/socket.io.js, as
    * Node's serveClient): the application may answer it first. */
@@ -198,9 +241,10 @@ static int eio_on_request(sio__http_server *hs, sio__conn *c, sio__http_req *req
   eio_query q;
   parse_query(req, &q);
   eio_socket_t *s;
-  int err = verify(srv, req, &q, 0, &s);
+  const char *message = NULL;
+  int err = verify(srv, c, req, &q, 0, &s, &message);
   if (err >= 0) {
-    respond_error(srv, c, req, err);
+    respond_error(srv, c, req, err, message);
     return SIO__HTTP_DONE;
   }
   if (!s) {
@@ -232,14 +276,12 @@ static int eio_on_request(sio__http_server *hs, sio__conn *c, sio__http_req *req
     sio__eio_cors_headers(srv, req, cors, sizeof cors);
     size_t ctlen;
     const char *ct = sio__http_req_header(req, "content-type", &ctlen);
-    if (s->post != c) {
+    if (tied != s) {
       SIO_LOGI("eio: session %s: overlapping POST requests", s->sid);
       sio__http_respond(c, 400, cors, NULL, 0);
       sio__eio_socket_close(s, EIO_CLOSE_TRANSPORT_ERROR);
       return SIO__HTTP_DONE;
     }
-    s->post = NULL;
-    sio__http_conn_of(c)->owner = NULL;
     if (ct && ctlen == 24 && memcmp(ct, "application/octet-stream", 24) == 0) {
       /* Binary POST bodies are an Engine.IO v3 thing. */
       sio__http_respond(c, 400, cors, NULL, 0);
@@ -273,13 +315,15 @@ static void eio_on_abort(sio__http_server *hs, sio__conn *c, void *owner) {
   sio__eio_socket_on_abort((eio_socket_t *)owner, c);
 }
 
-/* Refusals before the 101 are raw, as the reference writes them on the socket. */
-static void upgrade_refuse(sio__conn *c, const char *message) {
+/* Refusals before the 101 are raw, as the reference writes them on the
+ * socket: 400 with the plain message; 403 for a refused origin or request. */
+static void upgrade_refuse(sio__conn *c, int status, const char *message) {
   char buf[512];
   int n = snprintf(buf, sizeof buf,
-                   "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-type: text/html\r\n"
-                   "Content-Length: %zu\r\n\r\n%s",
-                   strlen(message), message);
+                   "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-type: text/html\r\n"
+                   "Content-Length: %zu\r\n\r\n%.256s",
+                   status, sio__http_status_text(status), strlen(message) < 256 ? strlen(message) : 256,
+                   message);
   sio__conn_write_copy(c, buf, (size_t)n);
   sio__conn_close_after_write(c);
 }
@@ -287,19 +331,20 @@ static void upgrade_refuse(sio__conn *c, const char *message) {
 static void eio_on_upgrade(sio__http_server *hs, sio__conn *c, sio__http_req *req, char *rest, size_t len) {
   eio_server_t *srv = sio__container_of(hs, eio_server_t, http);
   if (!path_matches(srv, req)) {
-    upgrade_refuse(c, "Not Found");
+    upgrade_refuse(c, 400, "Not Found");
     return;
   }
   eio_query q;
   parse_query(req, &q);
   eio_socket_t *s;
-  int err = verify(srv, req, &q, 1, &s);
+  const char *message = NULL;
+  int err = verify(srv, c, req, &q, 1, &s, &message);
   if (err >= 0) {
-    upgrade_refuse(c, error_messages[err]);
+    upgrade_refuse(c, err == ERR_FORBIDDEN ? 403 : 400, message ? message : error_messages[err]);
     return;
   }
   if (transport_of(srv, &q) != EIO_TRANSPORT_WEBSOCKET || sio__ws_check_request(req) != 0) {
-    upgrade_refuse(c, "Bad request");
+    upgrade_refuse(c, 400, "Bad request");
     return;
   }
   char cors[768];
@@ -307,7 +352,7 @@ static void eio_on_upgrade(sio__http_server *hs, sio__conn *c, sio__http_req *re
   if (!s) {
     s = sio__eio_socket_new(srv, req, c, EIO_TRANSPORT_WEBSOCKET);
     if (!s) {
-      upgrade_refuse(c, "Server error");
+      upgrade_refuse(c, 500, "Server error");
       return;
     }
     /* The open packet must be the first frame: attach, then feed the rest. */
@@ -340,6 +385,32 @@ static void eio_on_upgrade(sio__http_server *hs, sio__conn *c, sio__http_req *re
 
 /* ---- server life cycle ------------------------------------------------------------ */
 
+/* The open-file limit, less a margin for listeners, the loop's own
+ * descriptors and whatever else the process opens. */
+/* A NULL-terminated string list copied into one allocation (NULL stays NULL). */
+static const char *const *copy_strings(const char *const *list) {
+  if (!list) return NULL;
+  size_t n = 0, bytes = 0;
+  for (; list[n]; n++) bytes += strlen(list[n]) + 1;
+  char **out = malloc((n + 1) * sizeof *out + bytes);
+  if (!out) return NULL;
+  char *p = (char *)(out + n + 1);
+  for (size_t i = 0; i < n; i++) {
+    size_t l = strlen(list[i]) + 1;
+    memcpy(p, list[i], l);
+    out[i] = p;
+    p += l;
+  }
+  out[n] = NULL;
+  return (const char *const *)out;
+}
+
+static size_t default_max_connections(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 0;
+  return rl.rlim_cur > 128 ? (size_t)rl.rlim_cur - 64 : (size_t)rl.rlim_cur / 2;
+}
+
 int eio_server_new(uv_loop_t *loop, const eio_options_t *opts, eio_server_t **out) {
   sio__log_init();
   if (sio__id_init() != 0) return EIO_EINVAL;
@@ -350,6 +421,13 @@ int eio_server_new(uv_loop_t *loop, const eio_options_t *opts, eio_server_t **ou
   srv->opts = *opts;
   srv->opts.path = strdup(opts->path);
   srv->opts.cors_origin = opts->cors_origin ? strdup(opts->cors_origin) : NULL;
+  srv->opts.allowed_origins = copy_strings(opts->allowed_origins);
+  if (opts->allowed_origins && !srv->opts.allowed_origins) {
+    free((void *)srv->opts.path);
+    free((void *)srv->opts.cors_origin);
+    free(srv);
+    return EIO_ENOMEM; /* never silently widen an allow-list */
+  }
   srv->path_len = strlen(srv->opts.path);
   sio__hmap_init(&srv->sessions);
   srv->http.max_header_bytes = opts->max_header_bytes;
@@ -359,18 +437,27 @@ int eio_server_new(uv_loop_t *loop, const eio_options_t *opts, eio_server_t **ou
   srv->http.on_upgrade = eio_on_upgrade;
   srv->http.on_abort = eio_on_abort;
   srv->http.data = srv;
-  int r = sio__http_server_init(&srv->http, loop, opts->header_timeout_ms, opts->keepalive_timeout_ms);
+  srv->http.max_conns = opts->max_connections ? opts->max_connections : default_max_connections();
+  int r = sio__http_server_init(&srv->http, loop, opts->header_timeout_ms, opts->body_timeout_ms,
+                                opts->keepalive_timeout_ms);
   if (r) {
     free((void *)srv->opts.path);
     free((void *)srv->opts.cors_origin);
+    free((void *)srv->opts.allowed_origins);
     free(srv);
     return r;
   }
-  srv->http.net.max_send_queue = opts->max_send_queue;
+  /* A queue must hold at least one largest message (framed), or big
+   * messages could never be sent. */
+  srv->opts.max_send_queue = opts->max_send_queue > opts->max_payload + 65536
+                                 ? opts->max_send_queue
+                                 : opts->max_payload + 65536;
+  srv->http.net.max_send_queue = srv->opts.max_send_queue;
   sio__tq_init(loop, &srv->q_ping_interval, opts->ping_interval_ms, sio__eio_ping_interval, srv);
   sio__tq_init(loop, &srv->q_ping_timeout, opts->ping_timeout_ms, sio__eio_ping_timeout, srv);
   sio__tq_init(loop, &srv->q_upgrade, 100, sio__eio_tick, srv);
   sio__tq_init(loop, &srv->q_close, 30000, sio__eio_close_timeout, srv);
+  sio__tq_init(loop, &srv->q_fail, 0, sio__eio_fail_deferred, srv);
   *out = srv;
   return 0;
 }
@@ -381,9 +468,10 @@ int eio_server_listen(eio_server_t *srv, const char *host, int port) {
 
 int eio_server_port(const eio_server_t *srv) { return sio__net_port(&srv->http.net); }
 size_t eio_server_clients_count(const eio_server_t *srv) { return srv->nclients; }
+size_t eio_server_connections_count(const eio_server_t *srv) { return srv->http.net.nconns; }
 void *eio_server_data(const eio_server_t *srv) { return srv->opts.data; }
 
-/* Six timer handles and the net must all be released before the free:
+/* Eight timer handles and the net must all be released before the free:
  * srv->closing counts them, plus one while closing. */
 static void server_maybe_free(eio_server_t *srv);
 
@@ -407,6 +495,7 @@ static void server_maybe_free(eio_server_t *srv) {
   sio__hmap_free(&srv->sessions);
   free((void *)srv->opts.path);
   free((void *)srv->opts.cors_origin);
+  free((void *)srv->opts.allowed_origins);
   free(srv);
   if (cb) cb(arg);
 }
@@ -425,7 +514,7 @@ void eio_server_close(eio_server_t *srv, void (*on_closed)(void *arg), void *arg
     n = next;
   }
   sio__tq *qs[] = {&srv->q_ping_interval, &srv->q_ping_timeout, &srv->q_upgrade, &srv->q_close,
-                   &srv->http.header_tq, &srv->http.keepalive_tq};
+                   &srv->q_fail,              &srv->http.header_tq,      &srv->http.body_tq,       &srv->http.keepalive_tq};
   for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
     srv->closing++;
     qs[i]->data = srv; /* no more expiries: the queue now only needs its owner */
@@ -461,6 +550,12 @@ const char *eio_http_request_query(const eio_http_request_t *r, size_t *len) {
 const char *eio_http_request_header(const eio_http_request_t *r, const char *name) {
   size_t len;
   return sio__http_req_header(r->req, name, &len);
+}
+
+const char *eio_http_request_address(const eio_http_request_t *r) {
+  eio_http_request_t *m = (eio_http_request_t *)r; /* the address is cached on first use */
+  if (!m->addr[0]) sio__conn_peer(m->conn, m->addr, sizeof m->addr);
+  return m->addr;
 }
 
 const char *eio_http_request_body(const eio_http_request_t *r, size_t *len) {

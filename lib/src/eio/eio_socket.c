@@ -117,6 +117,9 @@ eio_socket_t *sio__eio_socket_new(eio_server_t *srv, const sio__http_req *req, s
   return s;
 }
 
+static void socket_abort_upgrade(eio_socket_t *s);
+static void socket_finish(eio_socket_t *s, eio_close_reason_t reason);
+
 /* ---- sending ------------------------------------------------------------------ */
 
 /* Answers the pending GET with every queued packet, joined by 0x1E. */
@@ -160,10 +163,14 @@ static void socket_flush_poll(eio_socket_t *s) {
   free(s->q);
   s->q = NULL;
   s->qlen = s->qcap = 0;
+  s->qbytes = 0;
   if (segs != stack) free(segs);
 }
 
 static int socket_queue(eio_socket_t *s, sio__rbuf *rb) {
+  size_t len = rb->len - SIO__RBUF_HEADROOM;
+  if (rb->binary) len = len / 3 * 4 + 8; /* base64 on the wire */
+  if (s->qbytes + len > s->srv->opts.max_send_queue) return EIO_EFULL;
   if (s->qlen == s->qcap) {
     uint32_t ncap = s->qcap ? s->qcap * 2 : 4;
     sio__rbuf **n = realloc(s->q, ncap * sizeof *n);
@@ -172,7 +179,23 @@ static int socket_queue(eio_socket_t *s, sio__rbuf *rb) {
     s->qcap = ncap;
   }
   s->q[s->qlen++] = sio__rbuf_ref(rb);
+  s->qbytes += len;
   return 0;
+}
+
+/* A client that does not poll while packets pile up: the session fails, on
+ * the next loop turn (the caller may be walking a broadcast's recipients). */
+static void socket_fail_full(eio_socket_t *s) {
+  SIO_LOGW("eio: session %s (%s): dropping it: over %zu bytes queued for a client not polling",
+           s->sid, eio_socket_address(s), s->srv->opts.max_send_queue);
+  s->state = EIO_STATE_CLOSING;
+  socket_abort_upgrade(s);
+  sio__tq_cancel(&s->tick);
+  sio__tq_arm(&s->srv->q_fail, &s->hb);
+}
+
+void sio__eio_fail_deferred(sio__tq *q, sio__tq_node *n) {
+  socket_finish(sio__container_of(n, eio_socket_t, hb), EIO_CLOSE_TRANSPORT_ERROR);
 }
 
 /* Sends one packet on the current transport. */
@@ -181,6 +204,7 @@ static int socket_send_packet(eio_socket_t *s, sio__rbuf *rb) {
     return sio__ws_send_packet(s->ws, rb) == 0 ? 0 : EIO_ECLOSED;
   int r = socket_queue(s, rb);
   if (r == 0) socket_flush_poll(s);
+  else if (r == EIO_EFULL) socket_fail_full(s);
   return r;
 }
 

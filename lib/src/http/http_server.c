@@ -18,6 +18,12 @@ static void http_on_close(sio__conn *c);
 static const sio__conn_proto http_proto = {http_on_data, http_on_eof, http_on_close,
                                            sio__http_conn_release};
 
+/* A refused connection has no HTTP state: input is drained by the linger. */
+static size_t refused_on_data(sio__conn *c, char *data, size_t len) { return len; }
+static void refused_on_eof(sio__conn *c, int status) { sio__conn_close(c); }
+static void refused_on_close(sio__conn *c) {}
+static const sio__conn_proto refused_proto = {refused_on_data, refused_on_eof, refused_on_close, NULL};
+
 static sio__http_server *server_of(sio__conn *c) {
   return sio__container_of(c->net, sio__http_server, net);
 }
@@ -121,7 +127,9 @@ static void http_fail(sio__conn *c, int status) {
 static int http_cb_headers(void *ud, sio__http_req *req) {
   sio__conn *c = ud;
   sio__http_server *s = server_of(c);
-  sio__tq_cancel(&c->timer);
+  /* The header deadline ends here; the body's starts (a request without
+   * a body completes right after this callback, which cancels it). */
+  sio__tq_arm(&s->body_tq, &c->timer);
   sio__http_conn_of(c)->parser.max_body = s->max_body;
   if (s->on_headers) s->on_headers(s, c, req);
   return 0;
@@ -147,6 +155,7 @@ static int http_cb_complete(void *ud, sio__http_req *req) {
   sio__conn *c = ud;
   sio__http_server *s = server_of(c);
   sio__http_conn *hc = sio__http_conn_of(c);
+  sio__tq_cancel(&c->timer);
   if (req->upgrade) return 0; /* the feed returns SIO__HTTP_UPGRADE */
   hc->keep_alive = req->keep_alive;
   hc->head = req->method == HTTP_HEAD;
@@ -231,8 +240,31 @@ void sio__http_conn_release(sio__conn *c) {
   c->proto_data = NULL;
 }
 
+/* Over the connection cap: a fixed 503 and a polite close. The client may
+ * be sending its request; lingering lets it read the answer, not a reset. */
+static void http_refuse_busy(sio__conn *c) {
+  static const char resp[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                             "Content-Length: 19\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+                             "Service Unavailable";
+  static uint64_t last_log, refused;
+  refused++;
+  uint64_t now = uv_now(c->net->loop);
+  if (!last_log || now - last_log >= 1000) {
+    SIO_LOGW("http: %zu connections open (the maximum): refusing new ones with 503 (%llu so far)",
+             c->net->nconns - 1, (unsigned long long)refused);
+    last_log = now;
+  }
+  sio__conn_write_copy(c, resp, sizeof resp - 1);
+  sio__conn_close_linger(c);
+}
+
 static void http_on_accept(sio__net *net, sio__conn *c) {
   sio__http_server *s = sio__container_of(net, sio__http_server, net);
+  if (s->max_conns && net->nconns > s->max_conns) {
+    c->proto = &refused_proto;
+    http_refuse_busy(c);
+    return;
+  }
   sio__http_conn *hc = calloc(1, sizeof *hc);
   if (!hc) {
     sio__conn_close(c);
@@ -257,18 +289,24 @@ static void http_header_timeout(sio__tq *q, sio__tq_node *n) {
   sio__http_respond(c, 408, NULL, NULL, 0);
 }
 
+static void http_body_timeout(sio__tq *q, sio__tq_node *n) {
+  /* http_fail logs the 408 with the peer. */
+  http_fail(sio__container_of(n, sio__conn, timer), 408);
+}
+
 static void http_keepalive_timeout(sio__tq *q, sio__tq_node *n) {
   sio__conn_close(sio__container_of(n, sio__conn, timer));
 }
 
 int sio__http_server_init(sio__http_server *s, uv_loop_t *loop, uint32_t header_timeout_ms,
-                          uint32_t keepalive_timeout_ms) {
+                          uint32_t body_timeout_ms, uint32_t keepalive_timeout_ms) {
   int r = sio__net_init(&s->net, loop);
   if (r) return r;
   s->net.on_accept = http_on_accept;
   if (!s->max_header_bytes) s->max_header_bytes = 16384;
   if (!s->max_body) s->max_body = 1000000;
   sio__tq_init(loop, &s->header_tq, header_timeout_ms, http_header_timeout, s);
+  sio__tq_init(loop, &s->body_tq, body_timeout_ms, http_body_timeout, s);
   sio__tq_init(loop, &s->keepalive_tq, keepalive_timeout_ms, http_keepalive_timeout, s);
   return 0;
 }

@@ -27,7 +27,9 @@ struct sio__http_server {
   sio__net net;
   size_t max_header_bytes;
   size_t max_body;
+  size_t max_conns;      /* past this many open connections, new ones get 503 */
   sio__tq header_tq;     /* headers must be complete within this delay */
+  sio__tq body_tq;       /* ... and the body within this one after them */
   sio__tq keepalive_tq;  /* idle keep-alive connections closed after it */
   /* A complete request. Answer with sio__http_respond*() and return
    * SIO__HTTP_DONE, or keep it and return SIO__HTTP_ASYNC (set hc->owner). */
@@ -43,7 +45,7 @@ struct sio__http_server {
 };
 
 int sio__http_server_init(sio__http_server *s, uv_loop_t *loop, uint32_t header_timeout_ms,
-                          uint32_t keepalive_timeout_ms);
+                          uint32_t body_timeout_ms, uint32_t keepalive_timeout_ms);
 
 static inline sio__http_conn *sio__http_conn_of(sio__conn *c) { return (sio__http_conn *)c->proto_data; }
 
