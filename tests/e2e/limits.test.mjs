@@ -293,3 +293,40 @@ describe("sio-chat --allow-origin", () => {
     });
   }
 });
+
+describe("default connection cap under a low open-file limit", () => {
+  let server;
+  // `ulimit -n 100`: the default cap is then half of it (50), and the server
+  // answers 503 instead of running out of descriptors.
+  before(async () => {
+    server = await startServer("tests/e2e/eio-echo-server", [], {
+      wrapper: ["sh", "-c", 'ulimit -n 100 && exec "$0" "$@"'],
+      startTimeoutMs: 10000,
+      stopTimeoutMs: 10000,
+    });
+  });
+  after(() => server.stop());
+
+  test("connections past the default cap get 503, and the server recovers", async () => {
+    const b = await bystander(server);
+    const socks = [];
+    for (let i = 0; i < 70; i++) {
+      const s = net.connect(server.port, "127.0.0.1");
+      s.got = "";
+      s.on("data", (d) => (s.got += d));
+      s.on("error", () => {});
+      socks.push(s);
+    }
+    await Promise.all(socks.map((s) => once(s, "connect")));
+    await eventually(() => socks.filter((s) => s.got.startsWith("HTTP/1.1 503")).length >= 20, 3000, "503s");
+    const refused = socks.filter((s) => s.got.startsWith("HTTP/1.1 503")).length;
+    assert.ok(refused >= 20 && refused <= 21, `${refused} refused`);
+    assert.doesNotMatch(server.stderr, /accept failed/);
+    await b.roundTrip("still served");
+    for (const s of socks) s.destroy();
+    await eventually(async () => (await statsNoConn(server)) <= 1, 3000, "connections released");
+    const { res } = await pollingHandshake(server);
+    assert.equal(res.status, 200);
+    b.close();
+  });
+});

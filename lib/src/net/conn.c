@@ -450,7 +450,14 @@ static void net_flush_cb(uv_prepare_t *p) {
 static void net_on_connection(uv_stream_t *server, int status) {
   sio__net *net = server->data;
   if (status < 0) {
-    SIO_LOGW("accept failed: %s", uv_strerror(status));
+    /* Out of descriptors (EMFILE) repeats for every pending connection:
+     * say it once a second. */
+    static uint64_t last_log;
+    uint64_t now = uv_now(net->loop);
+    if (!last_log || now - last_log >= 1000) {
+      SIO_LOGW("accept failed: %s (%zu connections open)", uv_strerror(status), net->nconns);
+      last_log = now;
+    }
     return;
   }
   sio__conn *c = calloc(1, sizeof *c);
