@@ -4,15 +4,24 @@
 
 APT_PACKAGES := build-essential pkg-config meson ninja-build libuv1-dev libjansson-dev \
                 libmbedtls-dev node-llhttp python3
-# Headless browser tests drive Debian's Chromium (never a downloaded one).
-TEST_APT_PACKAGES := chromium
+# Headless browser tests drive Debian's Chromium (never a downloaded one);
+# clang builds the fuzz targets with libFuzzer; valgrind checks the servers
+# for leaks and memory errors in the churn tests.
+TEST_APT_PACKAGES := chromium clang libclang-rt-14-dev valgrind
 # Node.js 20 comes with the machine; Debian's own (18) only if none is there.
 NODE_PACKAGES := $(if $(shell command -v node),,nodejs npm)
 BUILD := build
 ASAN_BUILD := build-asan
+FUZZ_BUILD := build-fuzz
+FUZZ_TARGETS := fuzz_ws fuzz_eio fuzz_http fuzz_sio fuzz_jparse
+# Seconds each libFuzzer target runs: `make fuzz` (FUZZ_SECONDS=N to change);
+# `make test` runs each for TEST_FUZZ_SECONDS.
+FUZZ_SECONDS ?= 300
+TEST_FUZZ_SECONDS := 5
 PORT ?= 3000
 
-.PHONY: all demo test bench deps apt-deps test-apt-deps apt-install npm-deps build build-asan clean
+.PHONY: all demo test bench soak fuzz fuzz-run deps apt-deps test-apt-deps apt-install npm-deps \
+        build build-asan build-fuzz clean
 
 all: build
 
@@ -59,6 +68,14 @@ build: apt-deps $(BUILD)/build.ninja
 build-asan: apt-deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 
+# libFuzzer builds of the fuzz targets (clang, ASan + UBSan).
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debugoptimized -Dfuzz=true \
+	  -Db_sanitize=address,undefined -Db_lundef=false
+
+build-fuzz: apt-deps test-apt-deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD) $(addprefix tests/fuzz/,$(FUZZ_TARGETS))
+
 # ---- run ------------------------------------------------------------------
 
 demo: apt-deps server/node_modules/.installed build
@@ -66,14 +83,41 @@ demo: apt-deps server/node_modules/.installed build
 	$(BUILD)/server/sio-chat --host 0.0.0.0 --port $(PORT)
 
 # Unit tests (TAP) and fuzz smoke runs in both builds, then the end-to-end
-# tests with the npm clients against each build's servers.
-test: deps test-apt-deps build build-asan
+# tests with the npm clients against each build's servers (the churn tests
+# also under valgrind), then each fuzz target under libFuzzer for a few seconds.
+test: deps test-apt-deps build build-asan build-fuzz
 	meson test -C $(BUILD) --print-errorlogs
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  meson test -C $(ASAN_BUILD) --print-errorlogs
 	SIO_BUILD=$(CURDIR)/$(BUILD) node --test --test-concurrency=1 tests/e2e/ tests/browser/
 	SIO_BUILD=$(CURDIR)/$(ASAN_BUILD) ASAN_OPTIONS=detect_leaks=1 \
 	  node --test --test-concurrency=1 tests/e2e/
+	@$(MAKE) --no-print-directory fuzz-run FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
+
+# Each fuzz target under libFuzzer for FUZZ_SECONDS, starting from a copy of
+# its seed corpus (tests/fuzz/corpus/*, left untouched); a crash stops the
+# run with the input saved in $(FUZZ_BUILD)/artifacts/.
+fuzz: build-fuzz
+	@$(MAKE) --no-print-directory fuzz-run
+
+fuzz-run:
+	@mkdir -p $(FUZZ_BUILD)/artifacts
+	@for t in $(FUZZ_TARGETS); do \
+	  name=$${t#fuzz_}; dir=$(FUZZ_BUILD)/corpus/$$name; \
+	  mkdir -p $$dir && cp -n tests/fuzz/corpus/$$name/* $$dir/ 2>/dev/null; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	    $(FUZZ_BUILD)/tests/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$name- $$dir 2>$(FUZZ_BUILD)/$$t.log \
+	    || { tail -50 $(FUZZ_BUILD)/$$t.log; exit 1; }; \
+	  grep -E "stat::number_of_executed_units|stat::new_units_added" $(FUZZ_BUILD)/$$t.log | tr '\n' ' '; echo; \
+	done
+
+# A 60 s ordering-and-loss soak: 2,000 chat clients on sio-chat (loopback),
+# every message to every client exactly once, in order per sender
+# (tests/bench/soak.sh; SOAK_CLIENTS, SOAK_SECONDS to change).
+soak: deps build
+	tests/bench/soak.sh
 
 # Side-by-side benchmark against Node's socket.io (tests/bench/compare.sh):
 # writes docs/BENCHMARKS.md, docs/bench-fanout.png, docs/bench-results.jsonl.
@@ -84,4 +128,4 @@ bench: deps build
 	tests/bench/compare.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

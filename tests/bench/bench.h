@@ -7,6 +7,8 @@
  *                 Socket.IO packet handling, the modes, latency histogram
  *   bench_ws.c    WebSocket transport (HTTP upgrade, frames)
  *   bench_poll.c  long-polling transport (two keep-alive HTTP connections)
+ *   bench_soak.c  the soak mode: sequenced chat lines, per-sender ordering
+ *                 and loss accounting, its control flow and report
  */
 #ifndef SIO_BENCH_H
 #define SIO_BENCH_H
@@ -15,12 +17,14 @@
 #define _GNU_SOURCE
 #endif
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
-enum bench_mode { MODE_IDLE, MODE_ECHO, MODE_FANOUT, MODE_CONNECT };
+enum bench_mode { MODE_IDLE, MODE_ECHO, MODE_FANOUT, MODE_CONNECT, MODE_SOAK };
 enum bench_transport { TR_WS, TR_POLL };
+enum { INJECT_NONE, INJECT_DUP, INJECT_SKIP, INJECT_SWAP };
 
 typedef struct bench_config {
   const char *host;
@@ -28,12 +32,15 @@ typedef struct bench_config {
   int port;
   const char *path;
   int mode;
-  int transport;
+  int transport;     /* every client's, unless polling_share >= 0 */
+  double polling_share; /* < 0: unset; else this fraction of clients polls */
   int clients; /* connect mode: concurrency */
   double duration, warmup, drain, connect_timeout;
   int inflight;
   int senders;
   double rate;
+  double client_rate; /* soak: emits per second per client */
+  int inject;         /* soak: INJECT_*, a deliberate fault (checker self-test) */
   int payload;
   int sources;
   int threads;
@@ -115,7 +122,18 @@ typedef struct bconn {
   uint32_t inflight;
   uint8_t *pbuf; /* polling: packets waiting for the next POST */
   uint32_t plen, pcap;
+  uint8_t tr;        /* TR_WS or TR_POLL */
+  uint8_t up_at_run; /* soak: up when the run began (a recipient) */
+  uint32_t seq;      /* soak: lines accepted so far = the last seq sent */
+  uint64_t uniq;     /* soak: deliveries that advanced their sender's seq */
+  uint32_t dup, reord, late;
 } bconn_t;
+
+/* soak: what one client has had from one sender: the highest seq (0: none
+ * yet) and, bit k, whether seq last - 1 - k came too */
+typedef struct soak_seen {
+  uint32_t last, bits;
+} soak_seen_t;
 
 typedef struct bthread {
   int idx;
@@ -151,10 +169,38 @@ typedef struct bthread {
   int64_t ping_gap_max, ping_interval;
   uint64_t err_refused, err_http, err_closed, err_proto;
   hist_t lat;
+  /* soak: seen[sender gidx * n + idx], for this thread's client idx */
+  soak_seen_t *seen;
+  uint64_t soak_recv, soak_uniq, soak_corrupt, soak_misattr;
   _Atomic uint64_t pub_connected, pub_failed, pub_received, pub_sent_win, pub_up;
+  _Atomic uint64_t pub_sent, pub_uniq;
+  _Atomic int pub_phase; /* the phase this thread has acted on */
 } bthread_t;
 
 void *bench_thread_main(void *arg);
+
+/* sio_bench.c: shared with the soak's control flow */
+extern bthread_t *g_threads;
+extern volatile sig_atomic_t g_signals;
+int bench_setup_threads(void);
+int bench_probe(char *err, size_t errlen); /* one TCP connect; -1 and err if refused */
+long bench_read_rss(int pid);              /* VmRSS in kB, or -1 */
+void bench_sleep_ms(int ms);
+uint64_t bench_sum_pub(size_t off);
+#define SUM_PUB(field) bench_sum_pub(offsetof(bthread_t, field))
+const char *bench_transport_name(void); /* websocket, polling or mixed */
+/* Joins the started workers within 2 s; 0 if one did not stop. */
+int bench_join(int started);
+
+/* One JSON object built into a fixed buffer. */
+typedef struct jbuf {
+  char b[8192];
+  size_t n;
+  int first;
+} jbuf_t;
+void jraw(jbuf_t *j, const char *key, const char *val);
+void jnum(jbuf_t *j, const char *key, double v, int ok);
+void jstr(jbuf_t *j, const char *key, const char *s);
 
 /* bench_loop.c: used by the transports */
 bsock_t *sock_open(bthread_t *th, bconn_t *c, int which);
@@ -184,5 +230,19 @@ void poll_send(bthread_t *th, bconn_t *c, const char *pkt, size_t len);
 void poll_on_eof(bthread_t *th, bconn_t *c, int which);
 void poll_opened(bthread_t *th, bconn_t *c);
 void poll_close(bthread_t *th, bconn_t *c);
+
+/* bench_soak.c */
+typedef struct soak_sid {
+  uint8_t len;
+  char id[31];
+} soak_sid_t;
+extern soak_sid_t *g_soak_sids; /* by gidx: each client's Socket.IO id */
+char *bench_put_u64(char *p, uint64_t v);
+int bench_in_window(int64_t t);
+void soak_send(bthread_t *th, bconn_t *c);
+/* An EVENT "2[...]" for a soak client; 1 if it was a chat line of ours. */
+int soak_on_event(bthread_t *th, bconn_t *c, const char *p, size_t n);
+void soak_joined(bthread_t *th, bconn_t *c, const char *p, size_t n); /* CONNECT "0{...}" */
+int soak_main(void); /* the control thread for --mode soak; the exit status */
 
 #endif

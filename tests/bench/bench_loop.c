@@ -211,7 +211,7 @@ static void flush_dirty(bthread_t *th) {
 
 /* ---- clients --------------------------------------------------------------- */
 
-static int in_window(int64_t t) {
+int bench_in_window(int64_t t) {
   return t >= g_ctl.win_start && t < atomic_load_explicit(&g_ctl.win_end, memory_order_relaxed);
 }
 
@@ -254,16 +254,16 @@ static void conn_start(bthread_t *th, bconn_t *c) {
   c->plen = 0;
   c->sidlen = 0;
   th->pending_hs++;
-  int r = g_cfg.transport == TR_WS ? ws_start(th, c) : poll_start(th, c);
+  int r = c->tr == TR_WS ? ws_start(th, c) : poll_start(th, c);
   if (r < 0) conn_fail(th, c, ERR_REFUSED);
 }
 
 void conn_send(bthread_t *th, bconn_t *c, const char *pkt, size_t len) {
-  if (g_cfg.transport == TR_WS) ws_send(th, c, pkt, len);
+  if (c->tr == TR_WS) ws_send(th, c, pkt, len);
   else poll_send(th, c, pkt, len);
 }
 
-static char *put_u64(char *p, uint64_t v) {
+char *bench_put_u64(char *p, uint64_t v) {
   char tmp[24];
   int n = 0;
   do {
@@ -282,7 +282,7 @@ static int send_stamped(bthread_t *th, bconn_t *c, const char *pre, size_t prele
   char *b = (char *)th->scratch, *p = b;
   memcpy(p, pre, prelen);
   p += prelen;
-  p = put_u64(p, (uint64_t)th->now);
+  p = bench_put_u64(p, (uint64_t)th->now);
   memcpy(p, sep, seplen);
   p += seplen;
   memcpy(p, g_payload, (size_t)g_cfg.payload);
@@ -293,7 +293,7 @@ static int send_stamped(bthread_t *th, bconn_t *c, const char *pre, size_t prele
   conn_send(th, c, b, (size_t)(p - b));
   if (th->dropped != dropped) return -1;
   th->sent++;
-  if (in_window(th->now)) th->sent_win++;
+  if (bench_in_window(th->now)) th->sent_win++;
   return 0;
 }
 
@@ -320,11 +320,11 @@ static int conn_up(bthread_t *th, bconn_t *c) {
   if (th->pending_hs) th->pending_hs--;
   if (g_cfg.mode == MODE_CONNECT) {
     th->connected++;
-    if (in_window(th->now)) {
+    if (bench_in_window(th->now)) {
       th->connects++;
       hist_add(&th->lat, (uint64_t)(th->now - c->t_start));
     }
-    if (g_cfg.transport == TR_WS) ws_close(th, c);
+    if (c->tr == TR_WS) ws_close(th, c);
     else poll_close(th, c);
     c->st = C_DEAD;
     push_restart(th, c);
@@ -340,7 +340,7 @@ static int conn_up(bthread_t *th, bconn_t *c) {
 void conn_opened(bthread_t *th, bconn_t *c, int64_t now) {
   c->last_ping = now;
   c->st = C_SIO;
-  if (g_cfg.transport == TR_WS) ws_send(th, c, "40", 2);
+  if (c->tr == TR_WS) ws_send(th, c, "40", 2);
   else poll_opened(th, c);
 }
 
@@ -374,7 +374,7 @@ static int on_event(bthread_t *th, bconn_t *c, const char *p, size_t n) {
         th->other++;
         return 0;
       }
-      if (in_window(th->now)) {
+      if (bench_in_window(th->now)) {
         th->events++;
         hist_add(&th->lat, (uint64_t)(th->now - (int64_t)ts));
       }
@@ -382,6 +382,8 @@ static int on_event(bthread_t *th, bconn_t *c, const char *p, size_t n) {
       if (th->phase == PH_RUN) begin_traffic(th, c);
       return 0;
     }
+  } else if (g_cfg.mode == MODE_SOAK) {
+    if (soak_on_event(th, c, p, n)) return 0;
   } else if (g_cfg.mode == MODE_FANOUT) {
     static const char pre[] = "2[\"message\",\"";
     if (n > sizeof pre - 1 && memcmp(p, pre, sizeof pre - 1) == 0) {
@@ -393,11 +395,11 @@ static int on_event(bthread_t *th, bconn_t *c, const char *p, size_t n) {
       if (q + 2 < end && q[0] == ':' && q[1] == ' ') {
         uint64_t ts = parse_u64(q + 2, end, &ok);
         if (ok) {
-          if (in_window((int64_t)ts)) {
+          if (bench_in_window((int64_t)ts)) {
             th->received++;
             hist_add(&th->lat, (uint64_t)(th->now - (int64_t)ts));
           }
-          if (in_window(th->now)) th->deliveries++;
+          if (bench_in_window(th->now)) th->deliveries++;
           return 0;
         }
       }
@@ -411,7 +413,10 @@ static int sio_packet(bthread_t *th, bconn_t *c, const char *p, size_t n) {
   if (!n) return 0;
   switch (p[0]) {
   case '0':
-    if (c->st == C_SIO && n > 1 && p[1] == '{') return conn_up(th, c);
+    if (c->st == C_SIO && n > 1 && p[1] == '{') {
+      if (g_cfg.mode == MODE_SOAK) soak_joined(th, c, p, n);
+      return conn_up(th, c);
+    }
     return 0;
   case '1': conn_fail(th, c, ERR_CLOSED); return -1;
   case '4': conn_fail(th, c, ERR_PROTO); return -1;
@@ -433,7 +438,7 @@ int eio_packet(bthread_t *th, bconn_t *c, const char *p, size_t n, int64_t now) 
       uint64_t pi = parse_u64(v, p + n, &ok);
       if (ok) th->ping_interval = (int64_t)pi;
     }
-    if (g_cfg.transport == TR_POLL) {
+    if (c->tr == TR_POLL) {
       const char *sid = find_key(p, n, "\"sid\":\"");
       const char *e = sid ? memchr(sid, '"', (size_t)(p + n - sid)) : NULL;
       if (!e || e - sid >= (long)sizeof c->sid || e == sid) {
@@ -502,13 +507,13 @@ static void sock_read(bthread_t *th, bsock_t *s) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
     }
     if (n <= 0) {
-      if (g_cfg.transport == TR_POLL) poll_on_eof(th, c, s->which);
+      if (c->tr == TR_POLL) poll_on_eof(th, c, s->which);
       else conn_fail(th, c, ERR_CLOSED);
       return;
     }
     th->now = now_ns();
     size_t total = off + (size_t)n;
-    long used = g_cfg.transport == TR_WS ? ws_on_data(th, c, base, total, th->now)
+    long used = c->tr == TR_WS ? ws_on_data(th, c, base, total, th->now)
                                          : poll_on_data(th, c, s->which, base, total, th->now);
     if (used < 0 || s->fd < 0 || s->gen != gen) return;
     size_t rem = total - (size_t)used;
@@ -537,7 +542,7 @@ static void on_sock_event(bthread_t *th, bsock_t *s, uint32_t evs) {
     socklen_t el = sizeof err;
     if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err) {
       bconn_t *c = s->conn;
-      if (g_cfg.transport == TR_POLL && c->st == C_UP) {
+      if (c->tr == TR_POLL && c->st == C_UP) {
         /* a re-opened keep-alive connection */
         conn_fail(th, c, ERR_CLOSED);
       } else {
@@ -584,7 +589,8 @@ static void on_timer(bthread_t *th) {
       th->paced = due;
       break;
     }
-    send_fanout(th, c);
+    if (g_cfg.mode == MODE_SOAK) soak_send(th, c);
+    else send_fanout(th, c);
     th->paced++;
   }
 }
@@ -612,7 +618,9 @@ static void on_phase(bthread_t *th, int ph) {
     if (g_cfg.mode == MODE_ECHO)
       for (uint32_t i = 0; i < th->n; i++)
         if (th->conns[i].st == C_UP) begin_traffic(th, &th->conns[i]);
-    if (g_cfg.mode == MODE_FANOUT && th->nsnd && th->rate > 0) {
+    if (g_cfg.mode == MODE_SOAK)
+      for (uint32_t i = 0; i < th->n; i++) th->conns[i].up_at_run = th->conns[i].st == C_UP;
+    if ((g_cfg.mode == MODE_FANOUT || g_cfg.mode == MODE_SOAK) && th->nsnd && th->rate > 0) {
       th->pace_start = th->now;
       th->paced = 0;
       arm_timer(th, 1);
@@ -647,11 +655,16 @@ static void do_restarts(bthread_t *th) {
 }
 
 static void publish(bthread_t *th) {
-  atomic_store_explicit(&th->pub_connected, th->connected, memory_order_relaxed);
+  /* release: the soak's ids (g_soak_sids) written before a client counts
+   * as connected are visible to whoever sees the count */
+  atomic_store_explicit(&th->pub_connected, th->connected, memory_order_release);
   atomic_store_explicit(&th->pub_failed, th->failed, memory_order_relaxed);
   atomic_store_explicit(&th->pub_received, th->received, memory_order_relaxed);
   atomic_store_explicit(&th->pub_sent_win, th->sent_win, memory_order_relaxed);
   atomic_store_explicit(&th->pub_up, th->up, memory_order_relaxed);
+  atomic_store_explicit(&th->pub_sent, th->sent, memory_order_relaxed);
+  atomic_store_explicit(&th->pub_uniq, th->soak_uniq, memory_order_relaxed);
+  atomic_store_explicit(&th->pub_phase, th->phase, memory_order_release);
 }
 
 void *bench_thread_main(void *arg) {

@@ -2,17 +2,21 @@
  * Socket.IO v5 spoken directly over raw WebSocket or HTTP long-polling).
  *
  *   sio-bench --port P [--host 127.0.0.1] [--path /socket.io/]
- *             --mode idle|echo|fanout|connect [--transport websocket|polling]
+ *             --mode idle|echo|fanout|connect|soak
+ *             [--transport websocket|polling] [--polling-share F]
  *             [--clients N] [--duration S] [--warmup S] [--inflight K]
- *             [--senders S] [--rate MSGS_PER_S] [--payload BYTES]
- *             [--sources 16] [--threads T] [--server-pid PID]
+ *             [--senders S] [--rate MSGS_PER_S] [--client-rate MSGS_PER_S]
+ *             [--payload BYTES] [--sources 16] [--threads T] [--server-pid PID]
  *             [--ramp CONNS_PER_S] [--label TEXT] [--drain S]
- *             [--connect-timeout S]
+ *             [--connect-timeout S] [--inject dup|skip|swap]
  *
  * Modes (see usage()): idle holds N connections and reads the server's RSS;
  * echo keeps K events in flight per client against sio-echo-server; fanout
  * has S senders emit "message" at a total rate R to sio-chat, every client
- * counting deliveries; connect repeats handshakes with N at a time.
+ * counting deliveries; connect repeats handshakes with N at a time; soak
+ * (bench_soak.c, which documents its own JSON fields and exit status 3) has
+ * every client of sio-chat send numbered lines and checks each arrives at
+ * every client exactly once and in order per sender.
  *
  * A summary goes to stderr and one JSON object (one line) to stdout; fields
  * that do not apply to the mode are null:
@@ -76,7 +80,7 @@ bench_control_t g_ctl;
 char *g_payload;
 
 static int64_t t0_abs;
-static volatile sig_atomic_t g_signals;
+volatile sig_atomic_t g_signals;
 
 static int64_t mono_abs(void) {
   struct timespec ts;
@@ -91,28 +95,36 @@ static void on_signal(int sig) {
   if (g_signals++) _exit(130);
 }
 
-static const char *mode_names[] = {"idle", "echo", "fanout", "connect"};
+static const char *const mode_names[] = {"idle", "echo", "fanout", "connect", "soak"};
+#define N_MODES 5
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: sio-bench --port P --mode idle|echo|fanout|connect [options]\n"
+          "usage: sio-bench --port P --mode idle|echo|fanout|connect|soak [options]\n"
           "  --host H              server address (default 127.0.0.1)\n"
           "  --path P              Engine.IO path (default /socket.io/)\n"
           "  --transport T         websocket (default) or polling\n"
-          "  --clients N           connections; connect mode: concurrent handshakes (100)\n"
-          "  --duration S          measured seconds; idle: hold time (10)\n"
+          "  --polling-share F     this fraction (0..1) of the clients on polling, the rest\n"
+          "                        on websocket, spread evenly (soak: 0.1; overrides --transport)\n"
+          "  --clients N           connections; connect mode: concurrent handshakes\n"
+          "                        (100; soak 2000)\n"
+          "  --duration S          measured seconds; idle: hold time (10; soak 60)\n"
           "  --warmup S            seconds of traffic before measuring (1; idle 0)\n"
           "  --inflight K          echo: events in flight per client (1)\n"
           "  --senders S           fanout: clients that emit (10)\n"
           "  --rate R              fanout: total emits per second, paced (10000)\n"
-          "  --payload B           bytes of padding per message (32)\n"
+          "  --client-rate R       soak: emits per second by each client, paced (0.5)\n"
+          "  --inject F            soak self-test: client 0 misbehaves once around its line 4:\n"
+          "                        dup (sends it twice), skip (never sends it), swap (5 before 4)\n"
+          "  --payload B           bytes of padding per message (32; soak 0)\n"
           "  --sources K           source addresses 127.0.0.1..127.0.0.K (16; 0: no bind)\n"
           "  --threads T           client threads, one event loop each (1)\n"
           "  --server-pid PID      read the server's VmRSS before and after\n"
           "  --ramp R              idle/echo/fanout: connections opened per second\n"
           "  --label TEXT          copied to the JSON\n"
-          "  --drain S             fanout: wait at most S for deliveries after the window (3)\n"
-          "  --connect-timeout S   connect phase limit (5; plus N/ramp with --ramp)\n"
+          "  --drain S             fanout/soak: wait at most S for deliveries after the\n"
+          "                        window (3; soak 15)\n"
+          "  --connect-timeout S   connect phase limit (5, soak 30; plus N/ramp with --ramp)\n"
           "modes:\n"
           "  idle     connect N, hold them --duration answering pings; server RSS per client\n"
           "  echo     (sio-echo-server) each client keeps K 42[\"message\",ts,pad] in flight;\n"
@@ -120,7 +132,12 @@ static void usage(FILE *f) {
           "  fanout   (sio-chat) S clients emit 42[\"message\",\"ts pad\"] at R/s in total;\n"
           "           every client counts the broadcasts: deliveries/s, latency, loss\n"
           "  connect  N at a time: handshake + Socket.IO CONNECT, close, again;\n"
-          "           handshakes per second and their duration\n");
+          "           handshakes per second and their duration\n"
+          "  soak     (sio-chat) all N clients join, then each emits\n"
+          "           42[\"message\",\"s<client>:<seq>:<usec>\"] at --client-rate for --duration;\n"
+          "           every client checks each sender's lines arrive once and in order;\n"
+          "           after a drain, missing/duplicate/reordered counts and a pass flag\n"
+          "           (exit 3 when it fails)\n");
 }
 
 static int parse_num(const char *name, const char *v, double min, double max, double *out) {
@@ -141,15 +158,17 @@ static int parse_args(int argc, char **argv) {
   c->path = "/socket.io/";
   c->mode = -1;
   c->transport = TR_WS;
-  c->clients = 100;
-  c->duration = 10;
+  c->polling_share = -1;
+  c->clients = -1;
+  c->duration = -1;
   c->warmup = -1;
-  c->drain = 3;
-  c->connect_timeout = 5;
+  c->drain = -1;
+  c->connect_timeout = -1;
+  c->client_rate = 0.5;
   c->inflight = 1;
   c->senders = 10;
   c->rate = 10000;
-  c->payload = 32;
+  c->payload = -1;
   c->sources = 16;
   c->threads = 1;
   c->label = "";
@@ -173,7 +192,7 @@ static int parse_args(int argc, char **argv) {
     else if (!strcmp(a, "--label")) c->label = v;
     else if (!strcmp(a, "--mode")) {
       c->mode = -1;
-      for (int m = 0; m < 4; m++)
+      for (int m = 0; m < N_MODES; m++)
         if (!strcmp(v, mode_names[m])) c->mode = m;
       if (c->mode < 0) {
         fprintf(stderr, "sio-bench: unknown mode '%s'\n", v);
@@ -194,6 +213,18 @@ static int parse_args(int argc, char **argv) {
     else if (!strcmp(a, "--inflight")) r = parse_num(a, v, 1, 1e6, &d), c->inflight = (int)d;
     else if (!strcmp(a, "--senders")) r = parse_num(a, v, 1, 1e7, &d), c->senders = (int)d;
     else if (!strcmp(a, "--rate")) r = parse_num(a, v, 0, 1e9, &c->rate);
+    else if (!strcmp(a, "--client-rate")) r = parse_num(a, v, 0, 1e6, &c->client_rate);
+    else if (!strcmp(a, "--polling-share")) r = parse_num(a, v, 0, 1, &c->polling_share);
+    else if (!strcmp(a, "--inject")) {
+      static const char *const names[] = {"none", "dup", "skip", "swap"};
+      c->inject = -1;
+      for (int k = 0; k < 4; k++)
+        if (!strcmp(v, names[k])) c->inject = k;
+      if (c->inject < 0) {
+        fprintf(stderr, "sio-bench: unknown fault '%s'\n", v);
+        return -1;
+      }
+    }
     else if (!strcmp(a, "--payload")) r = parse_num(a, v, 0, 1 << 20, &d), c->payload = (int)d;
     else if (!strcmp(a, "--sources")) r = parse_num(a, v, 0, 254, &d), c->sources = (int)d;
     else if (!strcmp(a, "--threads")) r = parse_num(a, v, 1, 256, &d), c->threads = (int)d;
@@ -215,14 +246,24 @@ static int parse_args(int argc, char **argv) {
     return -1;
   }
   c->host_addr = ia.s_addr;
-  if (c->warmup < 0) c->warmup = c->mode == MODE_IDLE ? 0 : 1;
+  int soak = c->mode == MODE_SOAK;
+  if (c->clients < 0) c->clients = soak ? 2000 : 100;
+  if (c->duration < 0) c->duration = soak ? 60 : 10;
+  if (c->drain < 0) c->drain = soak ? 15 : 3;
+  if (c->connect_timeout < 0) c->connect_timeout = soak ? 30 : 5;
+  if (c->payload < 0) c->payload = soak ? 0 : 32;
+  if (c->polling_share < 0 && soak) c->polling_share = 0.1;
+  if (soak && c->warmup > 0) {
+    fprintf(stderr, "sio-bench: soak has no warmup (every line counts)\n");
+    return -1;
+  }
+  if (c->warmup < 0) c->warmup = c->mode == MODE_IDLE || soak ? 0 : 1;
   if (c->senders > c->clients) c->senders = c->clients;
   if (c->threads > c->clients) c->threads = c->clients;
   return 0;
 }
 
-/* VmRSS in kB, or -1. */
-static long read_rss(int pid) {
+long bench_read_rss(int pid) {
   if (pid <= 0) return -1;
   char path[64], line[256];
   snprintf(path, sizeof path, "/proc/%d/status", pid);
@@ -236,7 +277,7 @@ static long read_rss(int pid) {
 }
 
 /* One TCP connect, to tell "nothing listening" from a run with errors. */
-static int probe(char *err, size_t errlen) {
+int bench_probe(char *err, size_t errlen) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     snprintf(err, errlen, "socket: %s", strerror(errno));
@@ -268,20 +309,14 @@ static int probe(char *err, size_t errlen) {
 
 /* ---- JSON output --------------------------------------------------------- */
 
-typedef struct jbuf {
-  char b[8192];
-  size_t n;
-  int first;
-} jbuf_t;
-
-static void jraw(jbuf_t *j, const char *key, const char *val) {
+void jraw(jbuf_t *j, const char *key, const char *val) {
   if (j->n >= sizeof j->b - 256) return;
   j->n += (size_t)snprintf(j->b + j->n, sizeof j->b - j->n, "%s\"%s\":%s", j->first ? "" : ",", key,
                            val);
   j->first = 0;
 }
 
-static void jnum(jbuf_t *j, const char *key, double v, int ok) {
+void jnum(jbuf_t *j, const char *key, double v, int ok) {
   char tmp[64];
   if (!ok || !isfinite(v)) snprintf(tmp, sizeof tmp, "null");
   else if (v == floor(v) && fabs(v) < 1e15) snprintf(tmp, sizeof tmp, "%.0f", v);
@@ -289,7 +324,7 @@ static void jnum(jbuf_t *j, const char *key, double v, int ok) {
   jraw(j, key, tmp);
 }
 
-static void jstr(jbuf_t *j, const char *key, const char *s) {
+void jstr(jbuf_t *j, const char *key, const char *s) {
   char tmp[1024];
   size_t n = 0;
   tmp[n++] = '"';
@@ -311,29 +346,49 @@ static void jstr(jbuf_t *j, const char *key, const char *s) {
 
 /* ---- main ---------------------------------------------------------------- */
 
-static bthread_t *threads;
+bthread_t *g_threads;
 
-static uint64_t sum_pub(size_t off) {
+uint64_t bench_sum_pub(size_t off) {
   uint64_t s = 0;
   for (int i = 0; i < g_cfg.threads; i++)
-    s += atomic_load_explicit((_Atomic uint64_t *)((char *)&threads[i] + off), memory_order_relaxed);
+    s += atomic_load_explicit((_Atomic uint64_t *)((char *)&g_threads[i] + off), memory_order_relaxed);
   return s;
 }
-#define SUM_PUB(field) sum_pub(offsetof(bthread_t, field))
 
-static void sleep_ms(int ms) {
+/* Which transport client gidx uses: with --polling-share F, client g polls
+ * when floor((g + 1) F) > floor(g F), spreading the pollers evenly (and so
+ * over the threads, which take every T-th client). */
+static uint8_t transport_of(uint32_t g) {
+  if (g_cfg.polling_share < 0) return (uint8_t)g_cfg.transport;
+  uint64_t f = (uint64_t)(g_cfg.polling_share * 1000000.0 + 0.5); /* parts per million */
+  return ((uint64_t)(g + 1) * f) / 1000000u > ((uint64_t)g * f) / 1000000u ? TR_POLL : TR_WS;
+}
+
+static int n_polling(void) {
+  int k = 0;
+  for (int g = 0; g < g_cfg.clients; g++) k += transport_of((uint32_t)g) == TR_POLL;
+  return k;
+}
+
+const char *bench_transport_name(void) {
+  int p = n_polling();
+  return p == 0 ? "websocket" : p == g_cfg.clients ? "polling" : "mixed";
+}
+
+void bench_sleep_ms(int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
 }
 
-static int setup_threads(void) {
+int bench_setup_threads(void) {
   int T = g_cfg.threads, N = g_cfg.clients;
-  threads = calloc((size_t)T, sizeof *threads);
-  if (!threads) return -1;
-  int S = g_cfg.mode == MODE_FANOUT ? g_cfg.senders : 0;
+  g_threads = calloc((size_t)T, sizeof *g_threads);
+  if (!g_threads) return -1;
+  int soak = g_cfg.mode == MODE_SOAK;
+  int S = g_cfg.mode == MODE_FANOUT ? g_cfg.senders : soak ? N : 0;
   uint32_t msg_max = (uint32_t)g_cfg.payload + 128;
   for (int t = 0; t < T; t++) {
-    bthread_t *th = &threads[t];
+    bthread_t *th = &g_threads[t];
     th->idx = t;
     th->n = (uint32_t)(N / T + (t < N % T));
     th->conns = calloc(th->n ? th->n : 1, sizeof *th->conns);
@@ -346,7 +401,9 @@ static int setup_threads(void) {
     th->ep = epoll_create1(EPOLL_CLOEXEC);
     th->tfd = -1;
     th->rng = 0x9e3779b9u ^ (uint32_t)(t * 7919 + 1) ^ (uint32_t)getpid();
-    if (!th->conns || !th->restart || !th->snd || !th->rscratch || !th->scratch || th->ep < 0)
+    if (soak) th->seen = calloc((size_t)N * (th->n ? th->n : 1), sizeof *th->seen);
+    if (!th->conns || !th->restart || !th->snd || !th->rscratch || !th->scratch || th->ep < 0 ||
+        (soak && !th->seen))
       return -1;
     for (uint32_t i = 0; i < th->n; i++) {
       bconn_t *c = &th->conns[i];
@@ -355,13 +412,14 @@ static int setup_threads(void) {
       c->s[0].fd = c->s[1].fd = -1;
       c->s[0].conn = c->s[1].conn = c;
       c->s[1].which = 1;
+      c->tr = transport_of(c->gidx);
       if ((int)c->gidx < S) {
         c->sender = 1;
         th->snd[th->nsnd++] = i;
       }
     }
-    if (th->nsnd && g_cfg.rate > 0) {
-      th->rate = g_cfg.rate * th->nsnd / S;
+    if (soak ? th->nsnd && g_cfg.client_rate > 0 : th->nsnd && g_cfg.rate > 0) {
+      th->rate = soak ? g_cfg.client_rate * th->nsnd : g_cfg.rate * th->nsnd / S;
       th->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
       if (th->tfd < 0) return -1;
       struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
@@ -369,6 +427,18 @@ static int setup_threads(void) {
     }
   }
   return 0;
+}
+
+int bench_join(int started) {
+  int joined = 1;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_sec += 2; /* for all threads together */
+  for (int t = 0; t < started; t++) {
+    if (pthread_timedjoin_np(g_threads[t].tid, NULL, &ts) != 0) joined = 0;
+  }
+  if (!joined) fprintf(stderr, "sio-bench: a worker thread did not stop; results may be partial\n");
+  return joined;
 }
 
 int main(int argc, char **argv) {
@@ -384,7 +454,7 @@ int main(int argc, char **argv) {
     setrlimit(RLIMIT_NOFILE, &rl);
   }
   getrlimit(RLIMIT_NOFILE, &rl);
-  size_t fds_needed = (size_t)cfg->clients * (cfg->transport == TR_POLL ? 2 : 1) + 64;
+  size_t fds_needed = (size_t)cfg->clients + (size_t)n_polling() + 64;
   if (rl.rlim_cur < fds_needed)
     fprintf(stderr, "sio-bench: warning: %zu clients need ~%zu fds, limit is %llu\n",
             (size_t)cfg->clients, fds_needed, (unsigned long long)rl.rlim_cur);
@@ -399,15 +469,16 @@ int main(int argc, char **argv) {
   if (!g_payload) return 1;
   memset(g_payload, 'x', (size_t)cfg->payload);
   g_payload[cfg->payload] = 0;
+  if (cfg->mode == MODE_SOAK) return soak_main();
 
   char err[256] = "";
-  int fatal = probe(err, sizeof err) < 0;
-  long rss_before = read_rss(cfg->server_pid), rss_after = -1;
+  int fatal = bench_probe(err, sizeof err) < 0;
+  long rss_before = bench_read_rss(cfg->server_pid), rss_after = -1;
   int64_t connect_begin = 0, connect_end = 0, t_run = 0;
   uint64_t up_at_win = 0, up_at_rss = 0;
   int started = 0;
 
-  if (!fatal && setup_threads() < 0) {
+  if (!fatal && bench_setup_threads() < 0) {
     snprintf(err, sizeof err, "out of memory or fds setting up threads");
     fatal = 1;
   }
@@ -425,7 +496,7 @@ int main(int argc, char **argv) {
       atomic_store(&g_ctl.phase, PH_CONNECT);
     }
     for (int t = 0; t < cfg->threads; t++) {
-      if (pthread_create(&threads[t].tid, NULL, bench_thread_main, &threads[t]) != 0) {
+      if (pthread_create(&g_threads[t].tid, NULL, bench_thread_main, &g_threads[t]) != 0) {
         snprintf(err, sizeof err, "pthread_create failed");
         fatal = 1;
         break;
@@ -449,7 +520,7 @@ int main(int argc, char **argv) {
                 cfg->clients);
         next_report += 1000000000LL;
       }
-      sleep_ms(5);
+      bench_sleep_ms(5);
     }
     connect_end = now_ns();
     uint64_t up_now = SUM_PUB(pub_connected);
@@ -483,38 +554,31 @@ int main(int argc, char **argv) {
         break;
       }
       if (now >= atomic_load(&g_ctl.win_end)) break;
-      sleep_ms(2);
+      bench_sleep_ms(2);
     }
     if (!up_taken) up_at_win = SUM_PUB(pub_up);
-    rss_after = read_rss(cfg->server_pid);
+    rss_after = bench_read_rss(cfg->server_pid);
     up_at_rss = SUM_PUB(pub_up);
     if (cfg->mode == MODE_FANOUT) {
       atomic_store(&g_ctl.phase, PH_DRAIN);
       int64_t dl = now_ns() + (int64_t)(cfg->drain * 1e9);
-      sleep_ms(20); /* let the threads stop pacing and publish sent_win */
+      bench_sleep_ms(20); /* let the threads stop pacing and publish sent_win */
       while (now_ns() < dl && !g_signals) {
         uint64_t expected = SUM_PUB(pub_sent_win) * up_at_win;
         if (SUM_PUB(pub_received) >= expected) break;
-        sleep_ms(5);
+        bench_sleep_ms(5);
       }
     }
   }
   atomic_store_explicit(&g_ctl.phase, PH_STOP, memory_order_release);
-  int joined = 1;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  ts.tv_sec += 2; /* for all threads together */
-  for (int t = 0; t < started; t++) {
-    if (pthread_timedjoin_np(threads[t].tid, NULL, &ts) != 0) joined = 0;
-  }
-  if (!joined) fprintf(stderr, "sio-bench: a worker thread did not stop; results may be partial\n");
+  bench_join(started);
 
   /* Merge. */
   bthread_t tot;
   memset(&tot, 0, sizeof tot);
   int64_t ping_interval = 0;
-  for (int t = 0; threads && t < started; t++) {
-    bthread_t *th = &threads[t];
+  for (int t = 0; g_threads && t < started; t++) {
+    bthread_t *th = &g_threads[t];
     tot.connected += th->connected;
     tot.failed += th->failed;
     tot.up += th->up;
@@ -564,7 +628,7 @@ int main(int argc, char **argv) {
   j.b[j.n++] = '{';
   jstr(&j, "label", cfg->label);
   jstr(&j, "mode", mode_names[m]);
-  jstr(&j, "transport", cfg->transport == TR_WS ? "websocket" : "polling");
+  jstr(&j, "transport", bench_transport_name());
   jnum(&j, "clients", cfg->clients, 1);
   jnum(&j, "threads", cfg->threads, 1);
   jnum(&j, "duration_s", win_s, 1);
@@ -609,7 +673,7 @@ int main(int argc, char **argv) {
 
   /* Human summary. */
   fprintf(stderr, "sio-bench %s %s%s%s: %d clients, %d threads, window %.2f s\n", mode_names[m],
-          cfg->transport == TR_WS ? "websocket" : "polling", *cfg->label ? " " : "", cfg->label,
+          bench_transport_name(), *cfg->label ? " " : "", cfg->label,
           cfg->clients, cfg->threads, win_s);
   if (fatal) fprintf(stderr, "  could not run: %s\n", err);
   if (!connect_mode)

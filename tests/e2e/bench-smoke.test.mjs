@@ -34,3 +34,45 @@ for (const transport of ["websocket", "polling"]) {
     }
   });
 }
+
+// The soak (make soak) for two seconds with 100 clients, both transports:
+// the checker must run and find every delivery.
+function soak(env) {
+  return new Promise((resolve) => {
+    execFile(path.resolve(import.meta.dirname, "../bench/soak.sh"), [], {
+      timeout: 60000,
+      env: { ...process.env, SIO_BUILD: BUILD, SOAK_CLIENTS: "100", SOAK_SECONDS: "2", SOAK_RATE: "2", ...env },
+    }, (err, stdout) => resolve({ code: err ? err.code : 0, report: JSON.parse(stdout.trim().split("\n").at(-1)) }));
+  });
+}
+
+test("soak: 100 chat clients for 2 s, every delivery checked", { timeout: 90000 }, async () => {
+  const { code, report } = await soak({});
+  assert.equal(code, 0);
+  assert.equal(report.pass, true);
+  assert.ok(report.clients_polling > 0 && report.clients_websocket > 0);
+  assert.equal(report.received, report.expected);
+  assert.ok(report.expected >= 100 * 100 * 2);
+});
+
+// sio-bench's --inject makes client 0 misbehave once (a duplicate, a skipped
+// line, two lines swapped): the checker must fail the run for each.
+for (const [fault, field] of [["dup", "duplicates"], ["skip", "missing"], ["swap", "reordered"]]) {
+  test(`soak checker catches an injected fault (${fault})`, { timeout: 60000 }, async () => {
+    const server = await startServer("server/sio-chat", ["--host", "127.0.0.1"]);
+    try {
+      const r = await new Promise((resolve) => {
+        execFile(path.join(BUILD, "tests/bench/sio-bench"),
+          ["--port", String(server.port), "--mode", "soak", "--clients", "20", "--duration", "1",
+            "--client-rate", "10", "--drain", "2", "--inject", fault],
+          { timeout: 30000 },
+          (err, stdout) => resolve({ code: err ? err.code : 0, report: JSON.parse(stdout.trim().split("\n").at(-1)) }));
+      });
+      assert.equal(r.code, 3);
+      assert.equal(r.report.pass, false);
+      assert.ok(r.report[field] > 0, `${field}: ${JSON.stringify(r.report)}`);
+    } finally {
+      await server.stop();
+    }
+  });
+}
