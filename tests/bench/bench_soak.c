@@ -242,14 +242,8 @@ int soak_main(void) {
     atomic_store(&g_ctl.win_end, INT64_MAX);
     g_ctl.win_start = INT64_MAX;
     atomic_store(&g_ctl.phase, PH_CONNECT);
-    for (int t = 0; t < cfg->threads; t++) {
-      if (pthread_create(&g_threads[t].tid, NULL, bench_thread_main, &g_threads[t]) != 0) {
-        snprintf(err, sizeof err, "pthread_create failed");
-        fatal = 1;
-        break;
-      }
-      started++;
-    }
+    started = bench_start_threads(cfg->threads, err, sizeof err);
+    if (started < cfg->threads) fatal = 1;
   }
 
   /* Phase 1: everybody joins. */

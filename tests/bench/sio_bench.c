@@ -429,6 +429,16 @@ int bench_setup_threads(void) {
   return 0;
 }
 
+int bench_start_threads(int n, char *err, size_t errlen) {
+  for (int t = 0; t < n; t++) {
+    if (pthread_create(&g_threads[t].tid, NULL, bench_thread_main, &g_threads[t]) != 0) {
+      snprintf(err, errlen, "pthread_create failed");
+      return t;
+    }
+  }
+  return n;
+}
+
 int bench_join(int started) {
   int joined = 1;
   struct timespec ts;
@@ -495,14 +505,8 @@ int main(int argc, char **argv) {
       g_ctl.win_start = INT64_MAX;
       atomic_store(&g_ctl.phase, PH_CONNECT);
     }
-    for (int t = 0; t < cfg->threads; t++) {
-      if (pthread_create(&g_threads[t].tid, NULL, bench_thread_main, &g_threads[t]) != 0) {
-        snprintf(err, sizeof err, "pthread_create failed");
-        fatal = 1;
-        break;
-      }
-      started++;
-    }
+    started = bench_start_threads(cfg->threads, err, sizeof err);
+    if (started < cfg->threads) fatal = 1;
   }
 
   if (!fatal && !connect_mode) {
