@@ -47,6 +47,7 @@ typedef struct config {
   long ping_interval; /* ms; -1: the library's default */
   long ping_timeout;  /* ms */
   long max_payload;
+  const char *tls_cert, *tls_key;
   long max_connections; /* 0: the library's default */
   long max_send_queue;
   const char *origins[17]; /* --allow-origin, NULL-terminated */
@@ -56,6 +57,7 @@ typedef struct config {
 static void usage(FILE *f, const char *argv0) {
   fprintf(f,
           "usage: %s [--host H] [--port N] [--static DIR] [--client-dir DIR] [--cors ORIGIN]\n"
+          "          [--tls-cert FILE --tls-key FILE]\n"
           "          [--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES]\n"
           "          [--max-connections N] [--max-send-queue BYTES] [--allow-origin ORIGIN]... [--help]\n"
           "\n"
@@ -65,6 +67,8 @@ static void usage(FILE *f, const char *argv0) {
           "  --client-dir DIR     socket.io-client's dist/, served under /socket.io/\n"
           "                       (default %s/server/node_modules/socket.io-client/dist)\n"
           "  --cors ORIGIN        allow cross-origin clients from ORIGIN (or *)\n"
+          "  --tls-cert FILE      serve https/wss: certificate chain (PEM, leaf first)\n"
+          "  --tls-key FILE       ... and its private key (PEM)\n"
           "  --ping-interval MS   Engine.IO heartbeat interval (default 25000)\n"
           "  --ping-timeout MS    Engine.IO heartbeat timeout (default 20000)\n"
           "  --max-payload BYTES  largest message accepted (default 1000000)\n"
@@ -94,7 +98,7 @@ static long parse_num(const char *s, long min, long max) {
 static const char *const option_names[] = {
     "--host", "--port", "--static", "--client-dir", "--cors",
     "--ping-interval", "--ping-timeout", "--max-payload", "--max-connections",
-    "--max-send-queue", "--allow-origin",
+    "--max-send-queue", "--allow-origin", "--tls-cert", "--tls-key",
 };
 
 static int known_option(const char *arg, size_t len) {
@@ -134,6 +138,8 @@ static int parse_args(int argc, char **argv, config_t *cfg) {
     else if (!strcmp(name, "--static")) cfg->static_dir = val;
     else if (!strcmp(name, "--client-dir")) cfg->client_dir = val;
     else if (!strcmp(name, "--cors")) cfg->cors = val;
+    else if (!strcmp(name, "--tls-cert")) cfg->tls_cert = val;
+    else if (!strcmp(name, "--tls-key")) cfg->tls_key = val;
     else if (!strcmp(name, "--port")) n = cfg->port = (int)parse_num(val, 0, 65535);
     else if (!strcmp(name, "--ping-interval")) n = cfg->ping_interval = parse_num(val, 1, MS_MAX);
     else if (!strcmp(name, "--ping-timeout")) n = cfg->ping_timeout = parse_num(val, 1, MS_MAX);
@@ -308,6 +314,8 @@ int main(int argc, char **argv) {
   if (cfg.max_send_queue > 0) opts.eio.max_send_queue = (size_t)cfg.max_send_queue;
   if (cfg.norigins) opts.eio.allowed_origins = cfg.origins;
   opts.eio.cors_origin = cfg.cors;
+  opts.eio.tls_cert_file = cfg.tls_cert;
+  opts.eio.tls_key_file = cfg.tls_key;
   opts.eio.http_handler = on_http;
   opts.eio.http_data = &chat;
 
@@ -333,8 +341,8 @@ int main(int argc, char **argv) {
   int port = sio_server_port(chat.srv);
   int any = strcmp(cfg.host, "0.0.0.0") == 0 || strcmp(cfg.host, "::") == 0;
   int v6 = !any && strchr(cfg.host, ':') != NULL;
-  fprintf(stderr, "sio-chat listening on %s:%d (open http://%s%s%s:%d/)\n", cfg.host, port,
-          v6 ? "[" : "", any ? "localhost" : cfg.host, v6 ? "]" : "", port);
+  fprintf(stderr, "sio-chat listening on %s:%d (open %s://%s%s%s:%d/)\n", cfg.host, port,
+          cfg.tls_cert ? "https" : "http", v6 ? "[" : "", any ? "localhost" : cfg.host, v6 ? "]" : "", port);
 
   uv_run(chat.loop, UV_RUN_DEFAULT);
   uv_loop_close(chat.loop);

@@ -25,6 +25,7 @@ extern "C" {
 #define EIO_ENOMEM (-4003)
 #define EIO_ETOOBIG (-4004) /* message over maxPayload */
 #define EIO_EFULL (-4005)   /* the socket's send queue is over its cap */
+#define EIO_ETLS (-4006)    /* TLS set-up failed (certificate or key unreadable or invalid) */
 
 const char *eio_strerror(int err);
 
@@ -94,6 +95,13 @@ typedef struct eio_options {
                                    upgrade with another Origin gets 403. Requests without
                                    an Origin header (non-browser clients) are allowed. */
   eio_allow_request_t allow_request; /* optional, after the origin check */
+  /* TLS (https and wss on the listening port): PEM files, the certificate
+   * chain (leaf first) and its private key. Both NULL: plain TCP. Reasons
+   * for a failure are logged; eio_server_new returns EIO_ETLS. TLS 1.2
+   * (mbedTLS 2.28 has no TLS 1.3), ALPN http/1.1, session cache and tickets. */
+  const char *tls_cert_file;
+  const char *tls_key_file;
+  uint32_t tls_handshake_timeout_ms; /* 10000 */
   eio_http_handler_t http_handler; /* optional */
   void *http_data;              /* passed to http_handler */
   eio_callbacks_t callbacks;

@@ -10,7 +10,7 @@
 const char echo_eio_usage[] =
     "[--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES] [--header-timeout MS] "
     "[--body-timeout MS] [--max-connections N] [--max-send-queue BYTES] "
-    "[--allow-origin ORIGIN]... [--forbid-query KEY=VALUE]";
+    "[--allow-origin ORIGIN]... [--forbid-query KEY=VALUE] [--tls-cert F --tls-key F]";
 
 static const char *origins[17];
 static size_t norigins;
@@ -33,7 +33,8 @@ int echo_eio_flag(eio_options_t *o, int argc, char **argv, int *i) {
   const char *a = argv[*i];
   static const char *const flags[] = {"--ping-interval",   "--ping-timeout",    "--max-payload",
                                       "--header-timeout",  "--body-timeout",    "--max-connections",
-                                      "--max-send-queue",  "--allow-origin",    "--forbid-query"};
+                                      "--max-send-queue",  "--allow-origin",    "--forbid-query",
+                                      "--tls-cert",        "--tls-key"};
   size_t k = 0;
   while (k < sizeof flags / sizeof flags[0] && strcmp(a, flags[k]) != 0) k++;
   if (k == sizeof flags / sizeof flags[0]) return 0;
@@ -56,6 +57,8 @@ int echo_eio_flag(eio_options_t *o, int argc, char **argv, int *i) {
     forbidden_query = v;
     o->allow_request = forbid_query_hook;
     break;
+  case 9: o->tls_cert_file = v; break;
+  case 10: o->tls_key_file = v; break;
   }
   return 1;
 }

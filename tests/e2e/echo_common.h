@@ -12,6 +12,7 @@
  *   --max-send-queue BYTES --allow-origin ORIGIN (repeatable)
  *   --forbid-query KEY=VALUE (an allow_request hook refusing handshakes
  *   whose query holds it, with the message "refused by test hook")
+ *   --tls-cert FILE --tls-key FILE (https and wss)
  * Consumes argv[*i] (and its value) if it is one of them: returns 1; 0 if
  * not; -1 if its value is missing. */
 int echo_eio_flag(eio_options_t *o, int argc, char **argv, int *i);

@@ -10,6 +10,7 @@
 #include "eio/eio_internal.h"
 #include "util/id.h"
 #include "util/log.h"
+#include "net/tls.h"
 #include "ws/ws_conn.h"
 
 enum {
@@ -34,6 +35,7 @@ const char *eio_strerror(int err) {
   case EIO_ENOMEM: return "out of memory";
   case EIO_ETOOBIG: return "message larger than maxPayload";
   case EIO_EFULL: return "send queue full";
+  case EIO_ETLS: return "TLS set-up failed";
   default: return err < 0 && err > -4000 ? uv_strerror(err) : "unknown error";
   }
 }
@@ -58,6 +60,7 @@ void eio_options_init(eio_options_t *o) {
   o->keepalive_timeout_ms = 5000;
   o->body_timeout_ms = 30000;
   o->max_send_queue = 4u << 20;
+  o->tls_handshake_timeout_ms = 10000;
 }
 
 /* ---- CORS (PROTOCOL.md 1.12) ------------------------------------------------- */
@@ -416,8 +419,16 @@ int eio_server_new(uv_loop_t *loop, const eio_options_t *opts, eio_server_t **ou
   if (sio__id_init() != 0) return EIO_EINVAL;
   if (!opts || !opts->path || opts->path[0] != '/' || !opts->ping_interval_ms || !opts->transports)
     return EIO_EINVAL;
+  /* TLS first: a bad certificate or key fails here, before anything exists. */
+  sio__tls_ctx *tls = NULL;
+  if ((opts->tls_cert_file || opts->tls_key_file) &&
+      sio__tls_ctx_new(opts->tls_cert_file, opts->tls_key_file, &tls) != 0)
+    return EIO_ETLS;
   eio_server_t *srv = calloc(1, sizeof *srv);
-  if (!srv) return EIO_ENOMEM;
+  if (!srv) {
+    sio__tls_ctx_free(tls);
+    return EIO_ENOMEM;
+  }
   srv->opts = *opts;
   srv->opts.path = strdup(opts->path);
   srv->opts.cors_origin = opts->cors_origin ? strdup(opts->cors_origin) : NULL;
@@ -426,6 +437,7 @@ int eio_server_new(uv_loop_t *loop, const eio_options_t *opts, eio_server_t **ou
     free((void *)srv->opts.path);
     free((void *)srv->opts.cors_origin);
     free(srv);
+    sio__tls_ctx_free(tls);
     return EIO_ENOMEM; /* never silently widen an allow-list */
   }
   srv->path_len = strlen(srv->opts.path);
@@ -445,6 +457,7 @@ int eio_server_new(uv_loop_t *loop, const eio_options_t *opts, eio_server_t **ou
     free((void *)srv->opts.cors_origin);
     free((void *)srv->opts.allowed_origins);
     free(srv);
+    sio__tls_ctx_free(tls);
     return r;
   }
   /* A queue must hold at least one largest message (framed), or big
@@ -453,6 +466,7 @@ int eio_server_new(uv_loop_t *loop, const eio_options_t *opts, eio_server_t **ou
                                  ? opts->max_send_queue
                                  : opts->max_payload + 65536;
   srv->http.net.max_send_queue = srv->opts.max_send_queue;
+  if (tls) sio__net_tls_attach(&srv->http.net, tls, opts->tls_handshake_timeout_ms);
   sio__tq_init(loop, &srv->q_ping_interval, opts->ping_interval_ms, sio__eio_ping_interval, srv);
   sio__tq_init(loop, &srv->q_ping_timeout, opts->ping_timeout_ms, sio__eio_ping_timeout, srv);
   sio__tq_init(loop, &srv->q_upgrade, 100, sio__eio_tick, srv);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "util/hmap.h"
+#include "net/tls.h"
 #include "util/log.h"
 
 #define SIO__READ_BUF_SIZE (64 * 1024)
@@ -18,7 +19,7 @@ typedef struct conn_write_req {
   uv_buf_t bufs[SIO__IOV_BATCH];
 } conn_write_req;
 
-static void conn_mark_dirty(sio__conn *c) {
+void sio__conn_mark_dirty(sio__conn *c) {
   if (c->flags & SIO__CONN_DIRTY) return;
   c->flags |= SIO__CONN_DIRTY;
   c->dirty_next = c->net->dirty;
@@ -28,11 +29,11 @@ static void conn_mark_dirty(sio__conn *c) {
 /* Write-side failures never call back into the protocol from inside a write
  * (a broadcast may be walking room lists when a recipient overflows); the
  * connection is failed from the loop-turn flush instead. */
-static void conn_fail_later(sio__conn *c, int status) {
+void sio__conn_fail_later(sio__conn *c, int status) {
   if (c->flags & (SIO__CONN_FAILED | SIO__CONN_CLOSING)) return;
   c->flags |= SIO__CONN_FAILED;
   c->fail_status = status;
-  conn_mark_dirty(c);
+  sio__conn_mark_dirty(c);
 }
 
 static void conn_fail_now(sio__conn *c) {
@@ -42,32 +43,31 @@ static void conn_fail_now(sio__conn *c) {
   if (!(c->flags & SIO__CONN_CLOSING)) sio__conn_close(c);
 }
 
-static int wq_push(sio__conn *c, sio__rbuf *rb, uint32_t off, uint32_t len) {
-  if (c->wq_count == c->wq_cap) {
-    uint32_t ncap = c->wq_cap ? c->wq_cap * 2 : 8;
+int sio__wring_push(sio__wring *w, sio__rbuf *rb, uint32_t off, uint32_t len) {
+  if (w->count == w->cap) {
+    uint32_t ncap = w->cap ? w->cap * 2 : 8;
     sio__wseg *n = malloc(ncap * sizeof *n);
     if (!n) return -1;
-    for (uint32_t i = 0; i < c->wq_count; i++) n[i] = c->wq[(c->wq_head + i) & (c->wq_cap - 1)];
-    free(c->wq);
-    c->wq = n;
-    c->wq_cap = ncap;
-    c->wq_head = 0;
+    for (uint32_t i = 0; i < w->count; i++) n[i] = *sio__wring_at(w, i);
+    free(w->segs);
+    w->segs = n;
+    w->cap = ncap;
+    w->head = 0;
   }
   /* The capacity is a power of two: masks, not divisions, on this hot path. */
-  sio__wseg *s = &c->wq[(c->wq_head + c->wq_count) & (c->wq_cap - 1)];
+  sio__wseg *s = sio__wring_at(w, w->count);
   s->rb = sio__rbuf_ref(rb);
   s->off = off;
   s->len = len;
-  c->wq_count++;
-  c->wq_bytes += len;
+  w->count++;
+  w->bytes += len;
   return 0;
 }
 
-/* Drops `bytes` from the front of the queue, releasing finished segments. */
-static void wq_consume(sio__conn *c, size_t bytes) {
-  c->wq_bytes -= bytes;
-  while (bytes && c->wq_count) {
-    sio__wseg *s = &c->wq[c->wq_head];
+void sio__wring_consume(sio__wring *w, size_t bytes) {
+  w->bytes -= bytes;
+  while (bytes && w->count) {
+    sio__wseg *s = &w->segs[w->head];
     if (bytes < s->len) {
       s->off += (uint32_t)bytes;
       s->len -= (uint32_t)bytes;
@@ -75,30 +75,28 @@ static void wq_consume(sio__conn *c, size_t bytes) {
     }
     bytes -= s->len;
     sio__rbuf_unref(s->rb);
-    c->wq_head = (c->wq_head + 1) & (c->wq_cap - 1);
-    c->wq_count--;
+    w->head = (w->head + 1) & (w->cap - 1);
+    w->count--;
   }
-  if (!c->wq_count) {
+  if (!w->count) {
     /* No queue memory at rest. */
-    free(c->wq);
-    c->wq = NULL;
-    c->wq_cap = c->wq_head = 0;
+    free(w->segs);
+    w->segs = NULL;
+    w->cap = w->head = 0;
   }
 }
 
-static void wq_clear(sio__conn *c) {
-  for (uint32_t i = 0; i < c->wq_count; i++) sio__rbuf_unref(c->wq[(c->wq_head + i) & (c->wq_cap - 1)].rb);
-  free(c->wq);
-  c->wq = NULL;
-  c->wq_count = c->wq_cap = c->wq_head = 0;
-  c->wq_bytes = 0;
+void sio__wring_clear(sio__wring *w) {
+  for (uint32_t i = 0; i < w->count; i++) sio__rbuf_unref(sio__wring_at(w, i)->rb);
+  free(w->segs);
+  memset(w, 0, sizeof *w);
 }
 
 static uint32_t wq_fill(sio__conn *c, uv_buf_t *bufs, size_t *total) {
-  uint32_t n = c->wq_count < SIO__IOV_BATCH ? c->wq_count : SIO__IOV_BATCH;
+  uint32_t n = c->wq.count < SIO__IOV_BATCH ? c->wq.count : SIO__IOV_BATCH;
   *total = 0;
   for (uint32_t i = 0; i < n; i++) {
-    sio__wseg *s = &c->wq[(c->wq_head + i) & (c->wq_cap - 1)];
+    sio__wseg *s = sio__wring_at(&c->wq, i);
     bufs[i] = uv_buf_init(s->rb->data + s->off, s->len);
     *total += s->len;
   }
@@ -136,11 +134,12 @@ static void conn_write_cb(uv_write_t *req, int status) {
     /* Cancelled by a close, or the peer is gone: the queue is dropped. */
     if (!(c->flags & SIO__CONN_CLOSING)) {
       SIO_LOGD("write failed: %s", uv_strerror(status));
-      conn_fail_later(c, status);
+      sio__conn_fail_later(c, status);
     }
     return;
   }
-  wq_consume(c, bytes);
+  c->net->stats.bytes_out += bytes;
+  sio__wring_consume(&c->wq, bytes);
   conn_flush(c);
 }
 
@@ -148,7 +147,10 @@ static void conn_write_cb(uv_write_t *req, int status) {
  * out through one uv_write whose callback continues the flush. */
 static void conn_flush(sio__conn *c) {
   if (c->flags & (SIO__CONN_WRITING | SIO__CONN_CLOSING | SIO__CONN_HOLD | SIO__CONN_FAILED)) return;
-  while (c->wq_count) {
+  /* TLS: what was queued since the last flush becomes records now, many
+   * small writes sharing each record. */
+  if (c->tls && sio__tls_seal(c) != 0) return;
+  while (c->wq.count) {
     uv_buf_t bufs[SIO__IOV_BATCH];
     size_t total;
     uint32_t n = wq_fill(c, bufs, &total);
@@ -156,16 +158,17 @@ static void conn_flush(sio__conn *c) {
     if (r == UV_EAGAIN || r == UV_ENOSYS) r = 0;
     if (r < 0) {
       SIO_LOGD("write failed: %s", uv_strerror(r));
-      conn_fail_later(c, r);
+      sio__conn_fail_later(c, r);
       return;
     }
-    wq_consume(c, (size_t)r);
+    c->net->stats.bytes_out += (size_t)r;
+    sio__wring_consume(&c->wq, (size_t)r);
     if ((size_t)r < total) break;
   }
-  if (c->wq_count) {
+  if (c->wq.count) {
     conn_write_req *wr = malloc(sizeof *wr);
     if (!wr) {
-      conn_fail_later(c, UV_ENOMEM);
+      sio__conn_fail_later(c, UV_ENOMEM);
       return;
     }
     size_t total;
@@ -175,7 +178,7 @@ static void conn_flush(sio__conn *c) {
     int r = uv_write(&wr->req, (uv_stream_t *)&c->tcp, wr->bufs, wr->nsegs, conn_write_cb);
     if (r < 0) {
       free(wr);
-      conn_fail_later(c, r);
+      sio__conn_fail_later(c, r);
       return;
     }
     c->flags |= SIO__CONN_WRITING;
@@ -214,26 +217,28 @@ int sio__conn_write(sio__conn *c, sio__rbuf *rb, size_t off, size_t len) {
   if (c->flags & (SIO__CONN_CLOSING | SIO__CONN_CLOSE_AFTER | SIO__CONN_LINGER)) return -1;
   if (len == 0) return 0;
   if (c->flags & SIO__CONN_FAILED) return -1;
-  if (c->wq_bytes + len > c->net->max_send_queue) {
+  size_t queued = c->wq.bytes + (c->tls ? sio__tls_pending(c) : 0);
+  if (queued + len > c->net->max_send_queue) {
     char peer[64];
     sio__conn_peer(c, peer, sizeof peer);
     SIO_LOGW("dropping connection from %s: send queue over %zu bytes (client not reading)", peer,
              c->net->max_send_queue);
-    conn_fail_later(c, UV_ENOBUFS);
+    sio__conn_fail_later(c, UV_ENOBUFS);
     return -1;
   }
-  if (wq_push(c, rb, (uint32_t)off, (uint32_t)len) != 0) {
-    conn_fail_later(c, UV_ENOMEM);
+  if ((c->tls ? sio__tls_queue(c, rb, (uint32_t)off, (uint32_t)len)
+             : sio__wring_push(&c->wq, rb, (uint32_t)off, (uint32_t)len)) != 0) {
+    sio__conn_fail_later(c, UV_ENOMEM);
     return -1;
   }
-  conn_mark_dirty(c);
+  sio__conn_mark_dirty(c);
   return 0;
 }
 
 int sio__conn_write_copy(sio__conn *c, const void *data, size_t len) {
   sio__rbuf *rb = sio__rbuf_new(len);
   if (!rb) {
-    conn_fail_later(c, UV_ENOMEM);
+    sio__conn_fail_later(c, UV_ENOMEM);
     return -1;
   }
   memcpy(rb->data, data, len);
@@ -279,30 +284,40 @@ static void conn_feed(sio__conn *c, char *data, size_t len) {
   }
 }
 
+void sio__conn_eof(sio__conn *c, int status) {
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  c->flags |= SIO__CONN_EOF;
+  if (c->proto && c->proto->on_eof) c->proto->on_eof(c, status);
+  else sio__conn_close(c);
+}
+
 static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   sio__conn *c = s->data;
   if (c->flags & SIO__CONN_CLOSING) return;
   if (nread < 0) {
-    uv_read_stop(s);
-    c->flags |= SIO__CONN_EOF;
-    if (c->proto && c->proto->on_eof) c->proto->on_eof(c, (int)nread);
-    else sio__conn_close(c);
+    sio__conn_eof(c, (int)nread);
     return;
   }
   if (nread == 0) return;
+  c->net->stats.bytes_in += (size_t)nread;
+  if (c->tls) sio__tls_read(c, buf->base, (size_t)nread); /* decrypts into sio__conn_deliver */
+  else sio__conn_deliver(c, buf->base, (size_t)nread);
+}
+
+void sio__conn_deliver(sio__conn *c, char *data, size_t len) {
   if (c->leftover) {
     /* Rare: bytes were kept (a paused pipeline or a partial request); join. */
-    char *n = realloc(c->leftover, c->leftover_len + (size_t)nread);
+    char *n = realloc(c->leftover, c->leftover_len + len);
     if (!n) {
       sio__conn_close(c);
       return;
     }
-    memcpy(n + c->leftover_len, buf->base, (size_t)nread);
+    memcpy(n + c->leftover_len, data, len);
     c->leftover = n;
-    c->leftover_len += (uint32_t)nread;
+    c->leftover_len += (uint32_t)len;
     conn_feed(c, c->leftover, c->leftover_len);
   } else {
-    conn_feed(c, buf->base, (size_t)nread);
+    conn_feed(c, data, len);
   }
 }
 
@@ -315,7 +330,7 @@ void sio__conn_pause_read(sio__conn *c) {
 void sio__conn_resume_read(sio__conn *c) {
   if (c->flags & SIO__CONN_CLOSING) return;
   c->flags |= SIO__CONN_RESUME;
-  conn_mark_dirty(c);
+  sio__conn_mark_dirty(c);
 }
 
 static void conn_resume_now(sio__conn *c) {
@@ -335,13 +350,16 @@ static void net_handle_released(sio__net *net) {
   if (--net->pending_handles == 0 && net->closing) {
     free(net->rbuf);
     net->rbuf = NULL;
+    sio__tls_ctx_free(net->tls);
+    net->tls = NULL;
     if (net->on_closed) net->on_closed(net);
   }
 }
 
 static void conn_free(sio__conn *c) {
   sio__net *net = c->net;
-  wq_clear(c);
+  sio__wring_clear(&c->wq);
+  if (c->tls) sio__tls_conn_free(c);
   free(c->leftover);
   free(c);
   net_handle_released(net);
@@ -385,13 +403,15 @@ void sio__conn_close(sio__conn *c) {
 
 void sio__conn_close_after_write(sio__conn *c) {
   if (c->flags & (SIO__CONN_CLOSING | SIO__CONN_CLOSE_AFTER)) return;
+  if (c->tls && !(c->flags & SIO__CONN_LINGER)) sio__tls_close_notify(c);
   c->flags |= SIO__CONN_CLOSE_AFTER;
   sio__conn_pause_read(c);
-  conn_mark_dirty(c);
+  sio__conn_mark_dirty(c);
 }
 
 void sio__conn_close_linger(sio__conn *c) {
   if (c->flags & (SIO__CONN_CLOSING | SIO__CONN_CLOSE_AFTER | SIO__CONN_LINGER)) return;
+  if (c->tls) sio__tls_close_notify(c);
   c->flags |= SIO__CONN_LINGER;
   c->flags &= ~SIO__CONN_HOLD; /* the timer node is the linger's now */
   sio__tq_cancel(&c->timer);
@@ -404,7 +424,7 @@ void sio__conn_close_linger(sio__conn *c) {
     c->flags &= ~SIO__CONN_PAUSED;
     uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb);
   }
-  conn_mark_dirty(c);
+  sio__conn_mark_dirty(c);
 }
 
 void sio__conn_peer(sio__conn *c, char *out, size_t cap) {
@@ -476,6 +496,11 @@ static void net_on_connection(uv_stream_t *server, int status) {
   if (net->conns) net->conns->prev = c;
   net->conns = c;
   net->nconns++;
+  net->stats.accepted++;
+  if (net->tls && sio__tls_conn_new(c) != 0) {
+    sio__conn_close(c);
+    return;
+  }
   net->on_accept(net, c);
   if (c->flags & SIO__CONN_CLOSING) return;
   uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb);
@@ -495,6 +520,12 @@ int sio__net_init(sio__net *net, uv_loop_t *loop) {
   sio__tq_init(loop, &net->linger_tq, 2000, conn_linger_expired, net);
   net->pending_handles = 3; /* the flusher and two queues' timers */
   return 0;
+}
+
+void sio__net_tls_attach(sio__net *net, sio__tls_ctx *ctx, uint32_t handshake_timeout_ms) {
+  net->tls = ctx;
+  sio__tq_init(net->loop, &net->tls_hs_tq, handshake_timeout_ms, sio__tls_handshake_expired, net);
+  net->pending_handles++;
 }
 
 int sio__net_listen(sio__net *net, const char *host, int port) {
@@ -555,6 +586,10 @@ void sio__net_close(sio__net *net, void (*on_closed)(sio__net *net)) {
   uv_close((uv_handle_t *)&net->flusher, flusher_close_cb);
   net->hold_tq.timer.data = net;
   sio__tq_close(&net->hold_tq, flusher_close_cb);
+  if (net->tls) {
+    net->tls_hs_tq.timer.data = net;
+    sio__tq_close(&net->tls_hs_tq, flusher_close_cb);
+  }
   net->linger_tq.timer.data = net;
   sio__tq_close(&net->linger_tq, flusher_close_cb);
 }

@@ -55,6 +55,16 @@ enum {
   SIO__CONN_FREED = 1 << 10,      /* closed while on net->dirty: the flush frees it */
 };
 
+/* A ring of queued slices (capacity a power of two, allocated lazily). */
+typedef struct sio__wring {
+  sio__wseg *segs;
+  uint32_t head, count, cap;
+  size_t bytes;
+} sio__wring;
+
+typedef struct sio__tls_conn sio__tls_conn;
+typedef struct sio__tls_ctx sio__tls_ctx;
+
 struct sio__conn {
   uv_tcp_t tcp;
   sio__net *net;
@@ -66,9 +76,8 @@ struct sio__conn {
   uint32_t leftover_len;
   uint32_t flags;
   int fail_status;           /* with SIO__CONN_FAILED: the libuv error, or UV_ENOBUFS */
-  sio__wseg *wq;             /* ring of queued segments, allocated lazily */
-  uint32_t wq_head, wq_count, wq_cap;
-  size_t wq_bytes;
+  sio__wring wq;             /* bytes for the socket (ciphertext under TLS) */
+  sio__tls_conn *tls;        /* TLS state, NULL on plain TCP */
   sio__tq_node timer;        /* one protocol timeout at a time (header, keep-alive, linger) */
 };
 
@@ -90,6 +99,12 @@ struct sio__net {
   int closing;
   void (*on_closed)(sio__net *net); /* all handles released */
   size_t pending_handles;
+  sio__tls_ctx *tls;         /* set: every accepted connection speaks TLS */
+  sio__tq tls_hs_tq;         /* TLS handshakes must finish within this delay */
+  struct {
+    uint64_t accepted, bytes_in, bytes_out; /* bytes on the wire (ciphertext under TLS) */
+    uint64_t tls_handshakes, tls_errors, tls_plain_http;
+  } stats;
 };
 
 int sio__net_init(sio__net *net, uv_loop_t *loop);
@@ -123,6 +138,27 @@ void sio__conn_resume_read(sio__conn *c);
 static inline int sio__conn_closing(const sio__conn *c) {
   return (c->flags & (SIO__CONN_CLOSING | SIO__CONN_CLOSE_AFTER)) != 0;
 }
+/* Serves TLS on every connection accepted from now on; the net owns ctx. */
+void sio__net_tls_attach(sio__net *net, sio__tls_ctx *ctx, uint32_t handshake_timeout_ms);
+
+/* For the TLS layer (net/tls.c): decrypted bytes in, as if read from the socket. */
+void sio__conn_deliver(sio__conn *c, char *data, size_t len);
+/* The peer is done sending (status UV_EOF) or reading failed: stop reading
+ * and tell the protocol. */
+void sio__conn_eof(sio__conn *c, int status);
+/* Appends a slice to a ring (takes a reference); -1 if out of memory. */
+int sio__wring_push(sio__wring *w, sio__rbuf *rb, uint32_t off, uint32_t len);
+/* Drops `bytes` from the front of a ring. */
+void sio__wring_consume(sio__wring *w, size_t bytes);
+void sio__wring_clear(sio__wring *w);
+static inline sio__wseg *sio__wring_at(sio__wring *w, uint32_t i) {
+  return &w->segs[(w->head + i) & (w->cap - 1)];
+}
+/* Marks the connection for the loop-turn flush. */
+void sio__conn_mark_dirty(sio__conn *c);
+/* Fails the connection from the next flush (never re-entrantly). */
+void sio__conn_fail_later(sio__conn *c, int status);
+
 /* Peer address as text ("127.0.0.1", "::1"); out must hold 64 bytes. */
 void sio__conn_peer(sio__conn *c, char *out, size_t cap);
 
