@@ -6,8 +6,9 @@ APT_PACKAGES := build-essential pkg-config meson ninja-build libuv1-dev libjanss
                 libmbedtls-dev node-llhttp python3
 # Headless browser tests drive Debian's Chromium (never a downloaded one);
 # clang builds the fuzz targets with libFuzzer; valgrind checks the servers
-# for leaks and memory errors in the churn tests.
-TEST_APT_PACKAGES := chromium clang libclang-rt-14-dev valgrind
+# for leaks and memory errors in the churn tests; openssl makes throwaway
+# certificates for the TLS tests.
+TEST_APT_PACKAGES := chromium clang libclang-rt-14-dev valgrind openssl
 # Node.js 20 comes with the machine; Debian's own (18) only if none is there.
 NODE_PACKAGES := $(if $(shell command -v node),,nodejs npm)
 BUILD := build
