@@ -9,6 +9,7 @@
  *   bench_poll.c  long-polling transport (two keep-alive HTTP connections)
  *   bench_soak.c  the soak mode: sequenced chat lines, per-sender ordering
  *                 and loss accounting, its control flow and report
+ *   bench_tls.c   --tls: mbedTLS client sessions over the same sockets
  */
 #ifndef SIO_BENCH_H
 #define SIO_BENCH_H
@@ -47,6 +48,9 @@ typedef struct bench_config {
   int server_pid;
   double ramp;
   const char *label;
+  int tls;        /* --tls: https / wss */
+  int tls_resume; /* --tls-resume: offer each socket's last session again */
+  const char *tls_curves; /* --tls-curves: ECDHE groups offered, in order */
 } bench_config_t;
 
 extern bench_config_t g_cfg;
@@ -84,7 +88,8 @@ void hist_merge(hist_t *dst, const hist_t *src);
 uint64_t hist_pct(const hist_t *h, double p); /* value in ns */
 
 /* ---- sockets and clients ---- */
-enum { SK_CLOSED, SK_CONNECTING, SK_OPEN };
+enum { SK_CLOSED, SK_CONNECTING, SK_OPEN, SK_TLS /* TLS handshake under way */ };
+struct btls;
 
 struct bconn;
 typedef struct bsock {
@@ -101,6 +106,7 @@ typedef struct bsock {
   uint8_t *wbuf;
   uint32_t wlen, woff, wcap;
   int64_t last_used; /* polling: last response, to avoid a stale keep-alive */
+  struct btls *tls;  /* --tls: its session (kept across re-opens), else NULL */
   struct bsock *next_dirty;
 } bsock_t;
 
@@ -167,7 +173,9 @@ typedef struct bthread {
   uint64_t events, deliveries, received, sent_win, sent, dropped, connects;
   uint64_t up_at_run;
   int64_t ping_gap_max, ping_interval;
-  uint64_t err_refused, err_http, err_closed, err_proto;
+  uint64_t err_refused, err_http, err_closed, err_proto, err_tls;
+  uint64_t tls_handshakes, tls_resumed; /* --tls: completed, of which abbreviated */
+  int tls_err_code;                     /* the first mbedTLS handshake error */
   hist_t lat;
   /* soak: seen[sender gidx * n + idx], for this thread's client idx */
   soak_seen_t *seen;
@@ -210,7 +218,7 @@ void sock_close(bthread_t *th, bsock_t *s);
 void sock_write(bthread_t *th, bsock_t *s, const void *data, size_t len);
 uint8_t *sock_wreserve(bsock_t *s, size_t len); /* room for len bytes at wbuf+wlen */
 void sock_mark_dirty(bthread_t *th, bsock_t *s);
-enum { ERR_REFUSED, ERR_HTTP, ERR_CLOSED, ERR_PROTO, ERR_NONE };
+enum { ERR_REFUSED, ERR_HTTP, ERR_CLOSED, ERR_PROTO, ERR_TLS, ERR_NONE };
 void conn_fail(bthread_t *th, bconn_t *c, int why);
 void conn_send(bthread_t *th, bconn_t *c, const char *pkt, size_t len);
 /* One Engine.IO packet (type digit first). Returns -1 if c died. */
@@ -232,6 +240,24 @@ void poll_send(bthread_t *th, bconn_t *c, const char *pkt, size_t len);
 void poll_on_eof(bthread_t *th, bconn_t *c, int which);
 void poll_opened(bthread_t *th, bconn_t *c);
 void poll_close(bthread_t *th, bconn_t *c);
+
+/* bench_tls.c (only called with --tls) */
+enum { TLS_DONE, TLS_WANT_READ, TLS_WANT_WRITE, TLS_FAIL };
+#define TLS_AGAIN (-2)
+int tls_global_init(char *err, size_t errlen); /* the shared client config */
+int tls_sock_open(bsock_t *s);                 /* on a fresh fd: context set up or reused */
+void tls_sock_reset(bsock_t *s);               /* on close: ready for the next open */
+void tls_sock_free(bsock_t *s);
+void tls_begin(void); /* before handling a socket's event: recv() budget */
+int tls_ra_pending(const bsock_t *s); /* read-ahead holds bytes of s */
+int tls_handshake(bthread_t *th, bsock_t *s); /* TLS_DONE / WANT_READ / WANT_WRITE / FAIL */
+long tls_write(bsock_t *s, const uint8_t *buf, size_t len); /* > 0 sent, 0 later, -1 error */
+long tls_read(bsock_t *s, uint8_t *buf, size_t cap); /* > 0, 0 EOF, TLS_AGAIN, -1 error */
+void tls_shutdown(bsock_t *s); /* best effort: queued bytes, close_notify */
+void tls_thread_done(void);
+const char *tls_suite(void);   /* the ciphersuite of the first handshake, or NULL */
+const char *tls_version(void); /* mbedTLS's */
+void tls_strerror(int code, char *buf, size_t len);
 
 /* bench_soak.c */
 typedef struct soak_sid {

@@ -110,6 +110,11 @@ bsock_t *sock_open(bthread_t *th, bconn_t *c, int which) {
   }
   s->fd = fd;
   s->gen++;
+  if (g_cfg.tls && tls_sock_open(s) < 0) {
+    close(fd);
+    s->fd = -1;
+    return NULL;
+  }
   s->conn = c;
   s->which = (uint8_t)which;
   s->st = SK_CONNECTING;
@@ -122,6 +127,7 @@ bsock_t *sock_open(bthread_t *th, bconn_t *c, int which) {
 
 void sock_close(bthread_t *th, bsock_t *s) {
   if (s->fd >= 0) close(s->fd); /* also leaves the epoll set */
+  if (s->tls) tls_sock_reset(s);
   s->fd = -1;
   s->st = SK_CLOSED;
   s->rlen = s->wlen = s->woff = 0;
@@ -181,7 +187,15 @@ void sock_write(bthread_t *th, bsock_t *s, const void *data, size_t len) {
 /* 0, or -1 on a write error (the caller fails the client). */
 static int sock_flush(bthread_t *th, bsock_t *s) {
   if (s->fd < 0 || s->st != SK_OPEN) return 0;
-  while (s->woff < s->wlen) {
+  if (s->tls) {
+    while (s->woff < s->wlen) {
+      long n = tls_write(s, s->wbuf + s->woff, s->wlen - s->woff);
+      if (n < 0) return -1;
+      if (n == 0) break;
+      s->woff += (uint32_t)n;
+    }
+  }
+  while (s->woff < s->wlen && !s->tls) {
     ssize_t n = send(s->fd, s->wbuf + s->woff, s->wlen - s->woff, MSG_NOSIGNAL);
     if (n > 0) {
       s->woff += (uint32_t)n;
@@ -240,6 +254,7 @@ void conn_fail(bthread_t *th, bconn_t *c, int why) {
   case ERR_REFUSED: th->err_refused++; break;
   case ERR_HTTP: th->err_http++; break;
   case ERR_PROTO: th->err_proto++; break;
+  case ERR_TLS: th->err_tls++; break;
   default: th->err_closed++; break;
   }
   c->st = C_DEAD;
@@ -478,9 +493,89 @@ static int rbuf_grow(bsock_t *s, size_t ncap) {
   return 0;
 }
 
+/* Hands total bytes at base (the first off of them kept from before) to the
+ * transport and keeps what it leaves. 0, or -1 if s was closed meanwhile. */
+static int sock_consume(bthread_t *th, bsock_t *s, uint8_t *base, size_t total) {
+  bconn_t *c = s->conn;
+  uint32_t gen = s->gen;
+  long used = c->tr == TR_WS ? ws_on_data(th, c, base, total, th->now)
+                             : poll_on_data(th, c, s->which, base, total, th->now);
+  if (used < 0 || s->fd < 0 || s->gen != gen) return -1;
+  size_t rem = total - (size_t)used;
+  if (rem == 0) {
+    s->rlen = 0;
+  } else if (base == th->rscratch) {
+    if (s->rcap < rem && rbuf_grow(s, rem < 4096 ? 4096 : rem) != 0) {
+      conn_fail(th, c, ERR_PROTO);
+      return -1;
+    }
+    memcpy(s->rbuf, base + used, rem);
+    s->rlen = (uint32_t)rem;
+  } else {
+    if (used) memmove(s->rbuf, s->rbuf + used, rem);
+    s->rlen = (uint32_t)rem;
+  }
+  return 0;
+}
+
+/* Where the next read goes: the thread's scratch buffer when nothing is
+ * kept, else after what the socket keeps (with READ_MIN free). */
+static int read_target(bthread_t *th, bsock_t *s, uint8_t **base, size_t *off, size_t *cap) {
+  if (s->rlen == 0) {
+    *base = th->rscratch;
+    *off = 0;
+    *cap = th->rscratch_cap;
+    return 0;
+  }
+  if (s->rcap - s->rlen < READ_MIN) {
+    size_t ncap = s->rcap * 2;
+    if (ncap < (size_t)s->rlen + READ_MIN) ncap = (size_t)s->rlen + READ_MIN;
+    if (rbuf_grow(s, ncap) != 0) return -1;
+  }
+  *base = s->rbuf;
+  *off = s->rlen;
+  *cap = s->rcap;
+  return 0;
+}
+
+/* TLS: decrypted records are gathered into the buffer until mbedTLS wants
+ * more from the socket (or the buffer is full), then handed over at once. */
+static void sock_read_tls(bthread_t *th, bsock_t *s) {
+  bconn_t *c = s->conn;
+  uint32_t gen = s->gen;
+  for (;;) {
+    uint8_t *base;
+    size_t off, cap, got = 0;
+    if (read_target(th, s, &base, &off, &cap) != 0) {
+      conn_fail(th, c, ERR_PROTO);
+      return;
+    }
+    long r = 0;
+    while (off + got < cap) {
+      r = tls_read(s, base + off + got, cap - off - got);
+      if (r <= 0) break;
+      got += (size_t)r;
+    }
+    if (got) {
+      th->now = now_ns();
+      if (sock_consume(th, s, base, off + got) < 0) return;
+    }
+    if (r == TLS_AGAIN) return;
+    if (r > 0) continue; /* the buffer filled up */
+    if (s->fd < 0 || s->gen != gen) return;
+    if (c->tr == TR_POLL && r == 0) poll_on_eof(th, c, s->which);
+    else conn_fail(th, c, r == 0 ? ERR_CLOSED : ERR_TLS);
+    return;
+  }
+}
+
 static void sock_read(bthread_t *th, bsock_t *s) {
   bconn_t *c = s->conn;
   uint32_t gen = s->gen;
+  if (s->tls) {
+    sock_read_tls(th, s);
+    return;
+  }
   for (int iter = 0; iter < 8; iter++) {
     uint8_t *base;
     size_t off, cap;
@@ -512,30 +607,40 @@ static void sock_read(bthread_t *th, bsock_t *s) {
       return;
     }
     th->now = now_ns();
-    size_t total = off + (size_t)n;
-    long used = c->tr == TR_WS ? ws_on_data(th, c, base, total, th->now)
-                                         : poll_on_data(th, c, s->which, base, total, th->now);
-    if (used < 0 || s->fd < 0 || s->gen != gen) return;
-    size_t rem = total - (size_t)used;
-    if (rem == 0) {
-      s->rlen = 0;
-    } else if (base == th->rscratch) {
-      if (s->rcap < rem && rbuf_grow(s, rem < 4096 ? 4096 : rem) != 0) {
-        conn_fail(th, c, ERR_PROTO);
-        return;
-      }
-      memcpy(s->rbuf, base + used, rem);
-      s->rlen = (uint32_t)rem;
-    } else {
-      if (used) memmove(s->rbuf, s->rbuf + used, rem);
-      s->rlen = (uint32_t)rem;
-    }
+    if (sock_consume(th, s, base, off + (size_t)n) < 0) return;
+    (void)gen;
     if ((size_t)n < cap - off) return; /* drained */
   }
 }
 
+/* A step of the TLS handshake; once done, the socket is open: what the
+ * transport queued meanwhile goes out. */
+static void tls_step(bthread_t *th, bsock_t *s) {
+  switch (tls_handshake(th, s)) {
+  case TLS_WANT_READ:
+    if (s->want_out) ep_set(th, s, EPOLL_CTL_MOD, 0);
+    return;
+  case TLS_WANT_WRITE:
+    if (!s->want_out) ep_set(th, s, EPOLL_CTL_MOD, 1);
+    return;
+  case TLS_FAIL: conn_fail(th, s->conn, ERR_TLS); return;
+  default: break;
+  }
+  s->st = SK_OPEN;
+  if (sock_flush(th, s) < 0) {
+    conn_fail(th, s->conn, ERR_CLOSED);
+    return;
+  }
+  if (tls_ra_pending(s)) sock_read(th, s);
+}
+
 static void on_sock_event(bthread_t *th, bsock_t *s, uint32_t evs) {
   if (s->fd < 0) return;
+  if (s->tls) tls_begin();
+  if (s->st == SK_TLS) {
+    tls_step(th, s);
+    return;
+  }
   if (s->st == SK_CONNECTING) {
     if (!(evs & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
     int err = 0;
@@ -555,6 +660,11 @@ static void on_sock_event(bthread_t *th, bsock_t *s, uint32_t evs) {
     struct sockaddr_in peer;
     socklen_t pl = sizeof peer;
     if (getpeername(s->fd, (struct sockaddr *)&peer, &pl) < 0) return;
+    if (s->tls) {
+      s->st = SK_TLS;
+      tls_step(th, s);
+      return;
+    }
     s->st = SK_OPEN;
     if (sock_flush(th, s) < 0) conn_fail(th, s->conn, ERR_CLOSED);
     return;
@@ -699,6 +809,7 @@ void *bench_thread_main(void *arg) {
     for (int k = 0; k < 2; k++) {
       if (c->s[k].fd >= 0) close(c->s[k].fd);
       c->s[k].fd = -1;
+      tls_sock_free(&c->s[k]);
       free(c->s[k].rbuf);
       free(c->s[k].wbuf);
       c->s[k].rbuf = c->s[k].wbuf = NULL;
@@ -706,5 +817,6 @@ void *bench_thread_main(void *arg) {
     free(c->pbuf);
     c->pbuf = NULL;
   }
+  if (g_cfg.tls) tls_thread_done();
   return NULL;
 }

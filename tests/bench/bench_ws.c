@@ -92,7 +92,8 @@ void ws_close(bthread_t *th, bconn_t *c) {
   bsock_t *s = &c->s[0];
   static const uint8_t code[2] = {0x03, 0xE8};
   ws_frame(th, c, 0x8, code, 2);
-  if (s->fd >= 0 && s->st == SK_OPEN && s->wlen > s->woff) {
+  if (s->tls) tls_shutdown(s);
+  else if (s->fd >= 0 && s->st == SK_OPEN && s->wlen > s->woff) {
     ssize_t n = send(s->fd, s->wbuf + s->woff, s->wlen - s->woff, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)n;
   }

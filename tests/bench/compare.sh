@@ -22,7 +22,23 @@
 #                 a CPU; a run during which they used more than NOISY_PCT % is
 #                 recorded as discarded and run once more.
 #   ONLY="a b"    run only these scenarios (idle echo fanout sweep connect
-#                 scale polling); the report covers whatever the .jsonl holds.
+#                 scale polling tls-idle tls-fanout tls-connect tls-resume);
+#                 SCENARIOS="a b" is the same. The new runs replace those of
+#                 the same scenarios in the .jsonl, the others are kept (merged
+#                 by scenario), and the report covers everything it then holds:
+#                   SCENARIOS="tls-fanout tls-connect" tests/bench/compare.sh
+#   TLS_CERT=ec|rsa  the throwaway certificate of the tls-* scenarios, made by
+#                 openssl in a temporary directory: ec (default) is ECDSA P-256,
+#                 rsa is RSA-2048 (a handshake then costs the server an RSA
+#                 signature, several times an ECDSA one, and the client less).
+#
+# The tls-* scenarios (https/wss, TLS 1.2: sio-bench is an mbedTLS 2.28
+# client offering x25519, secp256r1, secp384r1 and session tickets, not
+# verifying the certificate) run the same servers with --tls-cert/--tls-key:
+#   tls-idle     2,000 WebSocket clients held: server RSS per TLS connection
+#   tls-fanout   as fanout, over wss
+#   tls-connect  full handshakes (TCP + TLS + Engine.IO + Socket.IO), 50 at a time
+#   tls-resume   the same, each client resuming its previous TLS session
 #
 # Every run starts fresh servers on free loopback ports (--port 0, the port
 # read back from the "listening on HOST:PORT" line), stops them by PID, and
@@ -36,7 +52,8 @@ BENCH=${SIO_BENCH:-$BUILD/tests/bench/sio-bench}
 QUICK=${QUICK:-0}
 [ "$QUICK" = 1 ] && ROUNDS=${ROUNDS:-1} || ROUNDS=${ROUNDS:-3}
 if [ "$QUICK" = 1 ]; then OUTDIR=${OUTDIR:-$BUILD/bench-quick}; else OUTDIR=${OUTDIR:-$ROOT/docs}; fi
-ONLY=${ONLY:-idle echo fanout sweep connect scale polling}
+ONLY=${ONLY:-${SCENARIOS:-idle echo fanout sweep connect scale polling tls-idle tls-fanout tls-connect tls-resume}}
+TLS_CERT=${TLS_CERT:-ec}
 NCPU=$(nproc)
 if [ "$NCPU" -ge 2 ]; then PIN=${PIN:-1}; else PIN=0; fi
 PAUSE=${PAUSE:-0}           # extra seconds between runs (quiet_gate samples 1 s anyway)
@@ -63,6 +80,11 @@ SWEEP_CLIENTS=${SWEEP_CLIENTS:-100 250 500 1000} SWEEP_RATE=${SWEEP_RATE:-1000} 
 CONNECT_CLIENTS=50 CONNECT_DUR=8
 SCALE_POINTS=${SCALE_POINTS:-5000 10000 19000} SCALE_HOLD=30 SCALE_HOLD_SHORT=3 SCALE_RAMP=5000
 POLL_CLIENTS=1000 POLL_SENDERS=10 POLL_RATE=${POLL_RATE:-10000} POLL_DUR=8
+TLS_IDLE_CLIENTS=2000 TLS_IDLE_HOLD=10 TLS_RAMP=1000 # TLS: handshakes cost ms each
+# TLS fan-out: 1,000 msgs/s (1 M deliveries/s): 10,000 (row 3's 10 M/s) swamps both servers
+# and sio-bench's decryption alike, so that nothing sent in the window arrives in it.
+TLS_FAN_CLIENTS=$FAN_CLIENTS TLS_FAN_RATE=${TLS_FAN_RATE:-1000} TLS_FAN_DUR=$FAN_DUR
+TLS_CONNECT_CLIENTS=$CONNECT_CLIENTS TLS_CONNECT_DUR=$CONNECT_DUR
 if [ "$QUICK" = 1 ]; then
   WARMUP=1 FAN_WARMUP=1 CONNECT_TIMEOUT=10
   IDLE_CLIENTS=2000 IDLE_HOLD=5
@@ -72,6 +94,7 @@ if [ "$QUICK" = 1 ]; then
   CONNECT_DUR=3
   SCALE_POINTS="1000 2000 4000" SCALE_HOLD=5 SCALE_HOLD_SHORT=2
   POLL_CLIENTS=200 POLL_DUR=3 POLL_RATE=1000
+  TLS_IDLE_CLIENTS=500 TLS_IDLE_HOLD=3 TLS_FAN_CLIENTS=200 TLS_FAN_DUR=3 TLS_CONNECT_DUR=3
 fi
 
 # ---- helpers -----------------------------------------------------------------
@@ -123,8 +146,27 @@ mkdir -p "$LOGDIR"
 TMPJSONL=$LOGDIR/results.jsonl
 : >"$TMPJSONL"
 
+# A throwaway certificate for the tls-* scenarios.
+TLS_DIR="" TLS_ARGS=()
+if [[ " $ONLY " == *" tls-"* ]]; then
+  command -v openssl >/dev/null || die "no openssl (for the tls-* scenarios' certificate)"
+  TLS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sio-bench-tls.XXXXXX")
+  case $TLS_CERT in
+    ec) KEYOPT=(-newkey ec -pkeyopt ec_paramgen_curve:P-256) TLS_CERT_DESC="ECDSA P-256" ;;
+    rsa) KEYOPT=(-newkey rsa:2048) TLS_CERT_DESC="RSA-2048" ;;
+    *) die "TLS_CERT=$TLS_CERT: ec or rsa" ;;
+  esac
+  openssl req -x509 "${KEYOPT[@]}" -sha256 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+    -keyout "$TLS_DIR/key.pem" -out "$TLS_DIR/cert.pem" 2>"$TLS_DIR/openssl.log" ||
+    die "openssl could not make a certificate: $(tail -n2 "$TLS_DIR/openssl.log")"
+  TLS_ARGS=(--tls-cert "$TLS_DIR/cert.pem" --tls-key "$TLS_DIR/key.pem")
+fi
+
 SERVER_PID="" BENCH_PID="" PORT=""
 cleanup() {
+  [ -n "$TLS_DIR" ] && rm -rf "$TLS_DIR"
+  TLS_DIR=
   [ -n "$BENCH_PID" ] && kill -TERM "$BENCH_PID" 2>/dev/null
   [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null
   [ -n "$SERVER_PID" ] && { sleep 1; kill -KILL "$SERVER_PID" 2>/dev/null; }
@@ -143,6 +185,7 @@ start_server() {
     node/chat) cmd=(node "$REF/ref-chat-server.mjs" --host 127.0.0.1 --port 0) ;;
   esac
   cmd+=("$@")
+  : >"$log" # before the server's own redirection, which may come after the first look
   SERVER_CMD="${SERVER_PREFIX[*]} ${cmd[*]#$ROOT/}"
   SERVER_CMD=${SERVER_CMD# }
   "${SERVER_PREFIX[@]}" "${cmd[@]}" </dev/null >/dev/null 2>"$log" &
@@ -280,9 +323,11 @@ wants() { [[ " $ONLY " == *" $1 "* ]]; }
 say "rounds=$ROUNDS quick=$QUICK pin=$PIN nofile=$NOFILE logs in $LOGDIR"
 python3 "$HERE/report.py" meta --root "$ROOT" --build "$BUILD" --rounds "$ROUNDS" --quick "$QUICK" \
   --pin "$PIN" --nofile "$NOFILE" \
-  --command "$(env | grep -E '^(ROUNDS|QUICK|PIN|ONLY|FAN_RATE|SWEEP_RATE|SWEEP_CLIENTS|POLL_RATE|SCALE_POINTS)=' | sort | tr '\n' ' ')tests/bench/compare.sh $*" \
+  --command "$(env | grep -E '^(ROUNDS|QUICK|PIN|ONLY|SCENARIOS|TLS_CERT|FAN_RATE|TLS_FAN_RATE|SWEEP_RATE|SWEEP_CLIENTS|POLL_RATE|SCALE_POINTS)=' | sort | tr '\n' ' ')tests/bench/compare.sh $*" \
   --params "idle=$IDLE_CLIENTS/${IDLE_HOLD}s echo=$ECHO_CLIENTS/${ECHO_DUR}s fanout=$FAN_CLIENTS@$FAN_RATE/${FAN_DUR}s sweep=[$SWEEP_CLIENTS]@$SWEEP_RATE/${SWEEP_DUR}s connect=$CONNECT_CLIENTS/${CONNECT_DUR}s scale=[$SCALE_POINTS]/${SCALE_HOLD}s polling=$POLL_CLIENTS@$POLL_RATE/${POLL_DUR}s" \
-  --fan-rate "$FAN_RATE" --sweep-rate "$SWEEP_RATE" --poll-rate "$POLL_RATE" >>"$TMPJSONL" ||
+  --fan-rate "$FAN_RATE" --sweep-rate "$SWEEP_RATE" --poll-rate "$POLL_RATE" \
+  --scenarios "$ONLY" --tls-cert-desc "${TLS_CERT_DESC:-}" \
+  --tls-params "tls-idle=$TLS_IDLE_CLIENTS/${TLS_IDLE_HOLD}s tls-fanout=$TLS_FAN_CLIENTS@$TLS_FAN_RATE/${TLS_FAN_DUR}s tls-connect=$TLS_CONNECT_CLIENTS/${TLS_CONNECT_DUR}s tls-resume=$TLS_CONNECT_CLIENTS/${TLS_CONNECT_DUR}s" >>"$TMPJSONL" ||
   die "report.py meta failed"
 
 lim() { # LIMIT for a run of WARMUP DURATION CLIENTS RAMP: sio-bench's own bound + 30 s
@@ -332,8 +377,32 @@ for ROUND in $(seq "$ROUNDS"); do
   wants polling && both polling chat "$(lim "$FAN_WARMUP" "$POLL_DUR" "$POLL_CLIENTS" "$RAMP")" \
     --mode fanout --transport polling --clients "$POLL_CLIENTS" --senders "$POLL_SENDERS" \
     --rate "$POLL_RATE" --duration "$POLL_DUR" --warmup "$FAN_WARMUP" --ramp "$RAMP" "${CT[@]}"
+
+  wants tls-idle && both tls-idle echo "$(lim 0 "$TLS_IDLE_HOLD" "$TLS_IDLE_CLIENTS" "$TLS_RAMP")" \
+    --server "${PING_ARGS[@]}" "${TLS_ARGS[@]}" -- \
+    --mode idle --tls --clients "$TLS_IDLE_CLIENTS" --duration "$TLS_IDLE_HOLD" --ramp "$TLS_RAMP" "${CT[@]}"
+
+  wants tls-fanout && both tls-fanout chat "$(lim "$FAN_WARMUP" "$TLS_FAN_DUR" "$TLS_FAN_CLIENTS" "$TLS_RAMP")" \
+    --server "${TLS_ARGS[@]}" -- \
+    --mode fanout --tls --clients "$TLS_FAN_CLIENTS" --senders "$FAN_SENDERS" --rate "$TLS_FAN_RATE" \
+    --duration "$TLS_FAN_DUR" --warmup "$FAN_WARMUP" --ramp "$TLS_RAMP" "${CT[@]}"
+
+  wants tls-connect && both tls-connect echo "$(lim "$WARMUP" "$TLS_CONNECT_DUR" 0 "$RAMP")" \
+    --server "${TLS_ARGS[@]}" -- \
+    --mode connect --tls --clients "$TLS_CONNECT_CLIENTS" --duration "$TLS_CONNECT_DUR" --warmup "$WARMUP"
+
+  wants tls-resume && both tls-resume echo "$(lim "$WARMUP" "$TLS_CONNECT_DUR" 0 "$RAMP")" \
+    --server "${TLS_ARGS[@]}" -- \
+    --mode connect --tls-resume --clients "$TLS_CONNECT_CLIENTS" --duration "$TLS_CONNECT_DUR" --warmup "$WARMUP"
 done
 
-cp "$TMPJSONL" "$JSONL"
+# Merge: these runs replace the earlier ones of the same scenarios.
+if [ -s "$JSONL" ]; then
+  python3 "$HERE/report.py" merge --old "$JSONL" --new "$TMPJSONL" >"$LOGDIR/merged.jsonl" ||
+    die "report.py merge failed (the new runs are in $TMPJSONL)"
+  cp "$LOGDIR/merged.jsonl" "$JSONL"
+else
+  cp "$TMPJSONL" "$JSONL"
+fi
 say "raw results: $JSONL"
 report || die "report failed"

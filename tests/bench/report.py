@@ -4,6 +4,8 @@
   report.py meta --root DIR --build DIR ...          one {"meta": ...} line: machine, versions
   report.py record --scenario S --server W ... <OUT  one JSON line: sio-bench's line + the run's facts
   report.py brief <LINE                              a one-line summary of a recorded line
+  report.py merge --old F --new F                    the new runs replace the old ones of the same
+                                                     scenarios; the rest is kept (to stdout)
   report.py report --jsonl F --md F --png F --plot-data F [--template F]
                                                      medians, ratios, targets: the generated part
                                                      of BENCHMARKS.md, and the plot's data
@@ -99,6 +101,9 @@ def cmd_meta(a):
         "fan_rate": float(a.fan_rate),
         "sweep_rate": float(a.sweep_rate),
         "poll_rate": float(a.poll_rate),
+        "scenarios": (a.scenarios or "").split(),
+        "tls_cert": a.tls_cert_desc or None,
+        "tls_params": a.tls_params or None,
     }
     print(json.dumps({"meta": meta}))
 
@@ -210,7 +215,8 @@ def cmd_brief(a):
         if r.get("failed"):
             bits.append("FAILED: " + r["failed"] + " " + (r.get("stderr_tail") or "").replace("\n", " | ")[-300:])
         for k in ("events_per_s", "deliveries_per_s", "connects_per_s", "p50_ms", "p99_ms", "rss_per_client_b",
-                  "connect_phase_s", "heartbeats_ok", "errors", "other_cpu_s"):
+                  "connect_phase_s", "heartbeats_ok", "errors", "server_cpu_pct", "bench_cpu_pct", "tls_resumed",
+                  "other_cpu_s"):
             if isinstance(r.get(k), bool):
                 bits.append(f"{k}={str(r[k]).lower()}")
             elif r.get(k) is not None:
@@ -218,6 +224,52 @@ def cmd_brief(a):
         if r.get("expected"):
             bits.append(f"delivered={pct(share(r))}")
         print("  -> " + " ".join(bits), file=sys.stderr)
+
+
+# ---- merge ------------------------------------------------------------------
+
+LEGACY_SCENARIOS = ["idle", "echo", "fanout", "sweep", "connect", "scale", "polling"]
+
+
+def read_jsonl(path):
+    out = []
+    with open(path) as f:
+        for text in f:
+            text = text.strip()
+            if text:
+                out.append(json.loads(text))
+    return out
+
+
+def meta_scenarios(m):
+    """The scenarios a run covered (runs from before this was recorded: the
+    seven of the time)."""
+    return m.get("scenarios") or LEGACY_SCENARIOS
+
+
+def cmd_merge(a):
+    """Old metas and runs, less those of the scenarios the new file ran, then
+    the new file. A meta stays while one of its scenarios still has runs."""
+    old, new = read_jsonl(a.old), read_jsonl(a.new)
+    new_metas = [r["meta"] for r in new if "meta" in r]
+    replaced = set()
+    for m in new_metas:
+        replaced.update(meta_scenarios(m))
+    replaced.update(r.get("scenario") for r in new if "meta" not in r)
+    kept_runs = [r for r in old if "meta" not in r and r.get("scenario") not in replaced]
+    left = {r.get("scenario") for r in kept_runs}
+    out = []
+    for r in old:
+        if "meta" in r:
+            m = r["meta"]
+            rest = [x for x in meta_scenarios(m) if x not in replaced]
+            if rest and any(x in left for x in rest):
+                m = dict(m, scenarios=rest)
+                out.append({"meta": m})
+    out += kept_runs
+    out += new
+    for r in out:
+        print(json.dumps(r))
 
 
 # ---- report -----------------------------------------------------------------
@@ -257,12 +309,23 @@ def ok_runs(rows):
 class Data:
     def __init__(self, lines):
         self.meta = {}
+        self.metas = []
         self.runs = []
         for r in lines:
             if "meta" in r:
-                self.meta = r["meta"]
+                self.metas.append(r["meta"])
             else:
                 self.runs.append(r)
+        # The header describes the run behind the plain scenarios; the TLS
+        # rows name their own run when it was another one.
+        plain = [m for m in self.metas if any(not x.startswith("tls-") for x in meta_scenarios(m))]
+        tls = [m for m in self.metas if any(x.startswith("tls-") for x in meta_scenarios(m))]
+        self.meta = (plain or self.metas or [{}])[-1]
+        self.tls_meta = (tls or [None])[-1]
+        # The fan-out rates etc. of every meta (a merged file has several).
+        for m in self.metas:
+            for k in ("fan_rate", "sweep_rate", "poll_rate"):
+                self.meta.setdefault(k, m.get(k))
 
     def sel(self, scenario, server, clients=None):
         return [r for r in self.runs if r.get("scenario") == scenario and r.get("server") == server
@@ -535,6 +598,76 @@ def build(d, png_name):
         s, n = d.med_fn("polling", "sio", share), d.med_fn("polling", "node", share)
         add(name, "delivered / offered", pct(s), pct(n), "—", "—", "—", "")
 
+    # 7-10. TLS
+    tm = d.tls_meta or m
+    tls_scen = [x for x in ("tls-idle", "tls-fanout", "tls-connect", "tls-resume") if d.sel(x, "sio") or d.sel(x, "node")]
+    cert = tm.get("tls_cert") or "?"
+    if tls_scen:
+        suites = {}
+        for r in d.runs:
+            if r.get("scenario", "").startswith("tls-") and r.get("tls_ciphersuite"):
+                suites.setdefault(r["server"], r["tls_ciphersuite"])
+        notes.append(f"TLS rows (7–10): TLS 1.2, {cert} certificate (a throwaway one, made by openssl for the run; "
+                     "RSA-2048 would cost the server more per handshake and the client less: `TLS_CERT=rsa`); "
+                     "the client is sio-bench on mbedTLS 2.28 offering x25519, secp256r1, secp384r1, session tickets "
+                     "and not verifying the certificate; negotiated: "
+                     + ", ".join(f"{w} `{x}`" for w, x in sorted(suites.items())) + "."
+                     + (f" Measured {tm.get('date')} with `{tm.get('command')}` (load average at the start "
+                        f"{' '.join(tm.get('loadavg_at_start') or [])}; parameters `{tm.get('tls_params')}`)."
+                        if tm is not m else ""))
+    if "tls-idle" in tls_scen:
+        c = (d.clients_of("tls-idle") or [None])[-1]
+        hold = d.med("tls-idle", "sio", "duration_s") or d.med("tls-idle", "node", "duration_s")
+        name = f"7. TLS idle, {num(c)} wss clients held {num(hold)} s"
+        s, n = d.med("tls-idle", "sio", "rss_per_client_b", c), d.med("tls-idle", "node", "rss_per_client_b", c)
+        add(name, "RSS per TLS client (B)", num(s), num(n), fmt_ratio(ratio(s, n), True), "—", "—", runs_note("tls-idle", c))
+        s2 = d.med_fn("tls-idle", "sio", lambda r: r.get("rss_after_kb") and r["rss_after_kb"] / 1024, c)
+        n2 = d.med_fn("tls-idle", "node", lambda r: r.get("rss_after_kb") and r["rss_after_kb"] / 1024, c)
+        add(name, "server RSS with the clients (MB)", num(s2), num(n2), fmt_ratio(ratio(s2, n2), True), "—", "—", "")
+    if "tls-fanout" in tls_scen:
+        c = (d.clients_of("tls-fanout") or [None])[-1]
+        offered = next((offered_of(r) for r in d.runs if r.get("scenario") == "tls-fanout" and offered_of(r)), None)
+        senders = next((r.get("senders") for r in d.runs if r.get("scenario") == "tls-fanout" and r.get("senders")), None)
+        name = (f"8. TLS fan-out (chat over wss), {num(c)} clients, {num(senders)} senders, {num(offered)} msgs/s offered "
+                f"({num(offered * c if offered and c else None)} deliveries/s)")
+        s, n = d.med("tls-fanout", "sio", "deliveries_per_s"), d.med("tls-fanout", "node", "deliveries_per_s")
+        sio_runs = ok_runs(d.sel("tls-fanout", "sio"))
+        sat = bool(sio_runs) and sum(saturated(x, offered) for x in sio_runs) * 2 > len(sio_runs)
+        add(name, "deliveries/s", num(s), num(n), ("" if sat or s is None else "≥ ") + fmt_ratio(ratio(s, n)), "—", "—",
+            runs_note("tls-fanout"))
+        s, n = d.med("tls-fanout", "sio", "p99_ms"), d.med("tls-fanout", "node", "p99_ms")
+        add(name, "p99 latency (ms)", num(s), num(n), fmt_ratio(ratio(s, n), True), "—", "—", "")
+        s, n = d.med_fn("tls-fanout", "sio", share), d.med_fn("tls-fanout", "node", share)
+        add(name, "delivered / offered", pct(s), pct(n), "—", "—", "—", "")
+        s, n = d.med("tls-fanout", "sio", "server_cpu_pct"), d.med("tls-fanout", "node", "server_cpu_pct")
+        add(name, "server CPU (% of one core)", num(s), num(n), "—", "—", "—", "")
+
+    def per_hs_ms(r):
+        if r.get("server_cpu_pct") is None or not r.get("connects_per_s"):
+            return None
+        return r["server_cpu_pct"] / 100 / r["connects_per_s"] * 1000
+
+    for scen, no, what in (("tls-connect", 9, "full TLS handshakes"), ("tls-resume", 10, "resumed TLS sessions")):
+        if scen not in tls_scen:
+            continue
+        c = (d.clients_of(scen) or [None])[-1]
+        name = f"{no}. TLS connect rate, {num(c)} concurrent: {what} + Engine.IO + Socket.IO CONNECT, then close"
+        s, n = d.med(scen, "sio", "connects_per_s"), d.med(scen, "node", "connects_per_s")
+        add(name, "connections/s", num(s), num(n), fmt_ratio(ratio(s, n)), "—", "—", runs_note(scen))
+        s, n = d.med(scen, "sio", "p50_ms"), d.med(scen, "node", "p50_ms")
+        add(name, "p50 connect time (ms)", num(s), num(n), fmt_ratio(ratio(s, n), True), "—", "—", "")
+        s, n = d.med_fn(scen, "sio", per_hs_ms), d.med_fn(scen, "node", per_hs_ms)
+        add(name, "server CPU per connection (ms)", num(s), num(n), fmt_ratio(ratio(s, n), True), "—", "—",
+            "server CPU time over the window ÷ connections")
+        s, n = d.med(scen, "sio", "bench_cpu_pct"), d.med(scen, "node", "bench_cpu_pct")
+        add(name, "sio-bench's CPU (% of its one core)", num(s), num(n), "—", "—", "—",
+            "near 100: the client, not the server, was the limit")
+        if scen == "tls-resume":
+            def res(r):
+                return r["tls_resumed"] / r["tls_handshakes"] if r.get("tls_handshakes") else None
+            s, n = d.med_fn(scen, "sio", res), d.med_fn(scen, "node", res)
+            add(name, "handshakes abbreviated", pct(s), pct(n), "—", "—", "—", "")
+
     # failures and errors anywhere
     for r in d.runs:
         if r.get("failed") and not is_discarded(r):
@@ -552,7 +685,8 @@ def build(d, png_name):
                       "average; “other load” in the list of runs): "
                       + ", ".join(f"{r['scenario']}/{r['server']}/r{r['round']} {other_load(r):.2f}" for r in noisy)
                       + ". Their figures may be low.")
-    for scen in ("idle", "echo", "fanout", "sweep", "connect", "polling"):
+    for scen in ("idle", "echo", "fanout", "sweep", "connect", "polling", "tls-idle", "tls-fanout", "tls-connect",
+                 "tls-resume"):
         for w in ("sio", "node"):
             runs = [r for r in d.sel(scen, w) if not is_discarded(r)]
             e = sum(r.get("errors") or 0 for r in runs)
@@ -597,7 +731,9 @@ def build(d, png_name):
     L.append(f"- Node.js {m.get('node')}, socket.io {m.get('socket_io')} (`tests/e2e/ref/`)")
     L.append(f"- {m.get('rounds')} round{'s' if m.get('rounds') != 1 else ''}, sio and Node alternating; medians over the rounds. "
              + ("Server pinned to CPU 1, sio-bench to CPU 0 (`taskset`)." if m.get("pin") else "No CPU pinning."))
-    L.append(f"- Command: `{m.get('command')}`")
+    L.append(f"- Command: `{m.get('command')}`"
+             + (f"; the TLS rows: `{d.tls_meta.get('command')}` ({d.tls_meta.get('date')})"
+                if d.tls_meta is not None and d.tls_meta is not m else ""))
     L.append(f"- Parameters: `{m.get('params')}`")
     L.append("")
     L.append("### Results")
@@ -736,6 +872,11 @@ def main():
     p = sub.add_parser("meta")
     for k in ("root", "build", "rounds", "quick", "pin", "nofile", "command", "params", "fan-rate", "sweep-rate", "poll-rate"):
         p.add_argument("--" + k, required=True)
+    for k in ("scenarios", "tls-cert-desc", "tls-params"):
+        p.add_argument("--" + k)
+    p = sub.add_parser("merge")
+    p.add_argument("--old", required=True)
+    p.add_argument("--new", required=True)
     p = sub.add_parser("record")
     for k in ("scenario", "server", "round", "rc", "t0", "t1", "server-died", "bench-cmd", "server-cmd", "args"):
         p.add_argument("--" + k, required=True)
@@ -751,7 +892,7 @@ def main():
         p.add_argument("--" + k, required=True)
     p.add_argument("--template")
     a = ap.parse_args()
-    {"meta": cmd_meta, "record": cmd_record, "brief": cmd_brief, "report": cmd_report,
+    {"meta": cmd_meta, "record": cmd_record, "brief": cmd_brief, "report": cmd_report, "merge": cmd_merge,
      "cpu-others": cmd_cpu_others}[a.cmd](a)
 
 

@@ -9,6 +9,7 @@
  *             [--payload BYTES] [--sources 16] [--threads T] [--server-pid PID]
  *             [--ramp CONNS_PER_S] [--label TEXT] [--drain S]
  *             [--connect-timeout S] [--inject dup|skip|swap]
+ *             [--tls [--tls-resume] [--tls-curves LIST]]
  *
  * Modes (see usage()): idle holds N connections and reads the server's RSS;
  * echo keeps K events in flight per client against sio-echo-server; fanout
@@ -38,6 +39,9 @@
  *                     server pings answered, the interval announced, the longest
  *                     gap seen after the run started, and (idle) no connection
  *                     lost and no gap over interval + 5 s
+ *   server_cpu_pct bench_cpu_pct
+ *                     CPU time (user + system) of --server-pid and of sio-bench
+ *                     over the window, in % of one CPU (100: a core's worth)
  *   rss_before_kb rss_after_kb rss_per_client_b
  *                     --server-pid's VmRSS before connecting and at the window's
  *                     end; idle: (after - before) / clients up
@@ -45,7 +49,13 @@
  *                     fanout: emits sent in the window x clients up at its start,
  *                     deliveries of those received (after the drain), 1 - ratio
  *   sent dropped other_events inflight senders payload
- *   err_refused err_http err_closed err_proto error
+ *   err_refused err_http err_closed err_proto err_tls error
+ *   tls               true with --tls (https/wss), else false
+ *   tls_resume tls_handshakes tls_resumed tls_ciphersuite tls_error
+ *                     --tls: sessions offered again (--tls-resume), handshakes
+ *                     completed (all of them, warmup included), of which
+ *                     abbreviated, the ciphersuite negotiated first, the first
+ *                     handshake error (mbedTLS's text); null without --tls
  *
  * Exit 0 when the
  * run completed (errors are counted in the JSON), 1 when it could not run
@@ -125,6 +135,14 @@ static void usage(FILE *f) {
           "  --drain S             fanout/soak: wait at most S for deliveries after the\n"
           "                        window (3; soak 15)\n"
           "  --connect-timeout S   connect phase limit (5, soak 30; plus N/ramp with --ramp)\n"
+          "  --tls                 https/wss: TLS 1.2 (mbedTLS) on every connection. The server's\n"
+          "                        certificate is NOT verified (benchmark only: any certificate,\n"
+          "                        self-signed or not, is accepted); tickets offered, ALPN\n"
+          "                        http/1.1, no SNI. Without --tls-resume every handshake is full\n"
+          "  --tls-resume          (implies --tls) each socket offers its last session again\n"
+          "                        (ticket or id): abbreviated handshakes after the first\n"
+          "  --tls-curves LIST     (implies --tls) ECDHE groups offered, preferred first\n"
+          "                        (x25519,secp256r1,secp384r1: what browsers offer)\n"
           "modes:\n"
           "  idle     connect N, hold them --duration answering pings; server RSS per client\n"
           "  echo     (sio-echo-server) each client keeps K 42[\"message\",ts,pad] in flight;\n"
@@ -173,11 +191,20 @@ static int parse_args(int argc, char **argv) {
   c->threads = 1;
   c->label = "";
   c->port = -1;
+  c->tls_curves = "x25519,secp256r1,secp384r1";
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       usage(stdout);
       exit(0);
+    }
+    if (!strcmp(a, "--tls")) {
+      c->tls = 1;
+      continue;
+    }
+    if (!strcmp(a, "--tls-resume")) {
+      c->tls = c->tls_resume = 1;
+      continue;
     }
     if (i + 1 >= argc) {
       fprintf(stderr, "sio-bench: %s: missing value or unknown option\n", a);
@@ -190,6 +217,7 @@ static int parse_args(int argc, char **argv) {
     else if (!strcmp(a, "--host")) c->host = v;
     else if (!strcmp(a, "--path")) c->path = v;
     else if (!strcmp(a, "--label")) c->label = v;
+    else if (!strcmp(a, "--tls-curves")) c->tls_curves = v, c->tls = 1;
     else if (!strcmp(a, "--mode")) {
       c->mode = -1;
       for (int m = 0; m < N_MODES; m++)
@@ -274,6 +302,28 @@ long bench_read_rss(int pid) {
     if (!strncmp(line, "VmRSS:", 6)) kb = strtol(line + 6, NULL, 10);
   fclose(f);
   return kb;
+}
+
+/* CPU time (user + system) in seconds: the process pid's, or this one's
+ * (pid 0); -1 if unknown. */
+static double cpu_seconds(int pid) {
+  if (pid == 0) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+  }
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  char *p = strrchr(buf, ')');
+  unsigned long ut, st;
+  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) return -1;
+  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* One TCP connect, to tell "nothing listening" from a run with errors. */
@@ -479,13 +529,18 @@ int main(int argc, char **argv) {
   if (!g_payload) return 1;
   memset(g_payload, 'x', (size_t)cfg->payload);
   g_payload[cfg->payload] = 0;
+  char err[256] = "";
+  if (cfg->tls && tls_global_init(err, sizeof err) < 0) {
+    fprintf(stderr, "sio-bench: %s\n", err);
+    return 1;
+  }
   if (cfg->mode == MODE_SOAK) return soak_main();
 
-  char err[256] = "";
   int fatal = bench_probe(err, sizeof err) < 0;
   long rss_before = bench_read_rss(cfg->server_pid), rss_after = -1;
   int64_t connect_begin = 0, connect_end = 0, t_run = 0;
   uint64_t up_at_win = 0, up_at_rss = 0;
+  double cpu_srv0 = -1, cpu_srv1 = -1, cpu_self0 = -1, cpu_self1 = -1; /* over the window */
   int started = 0;
 
   if (!fatal && bench_setup_threads() < 0) {
@@ -551,6 +606,8 @@ int main(int argc, char **argv) {
       if (!up_taken && now >= g_ctl.win_start) {
         up_at_win = SUM_PUB(pub_up);
         up_taken = 1;
+        cpu_srv0 = cfg->server_pid > 0 ? cpu_seconds(cfg->server_pid) : -1;
+        cpu_self0 = cpu_seconds(0);
       }
       if (g_signals) {
         if (now < atomic_load(&g_ctl.win_end))
@@ -561,6 +618,10 @@ int main(int argc, char **argv) {
       bench_sleep_ms(2);
     }
     if (!up_taken) up_at_win = SUM_PUB(pub_up);
+    if (up_taken) {
+      cpu_srv1 = cfg->server_pid > 0 ? cpu_seconds(cfg->server_pid) : -1;
+      cpu_self1 = cpu_seconds(0);
+    }
     rss_after = bench_read_rss(cfg->server_pid);
     up_at_rss = SUM_PUB(pub_up);
     if (cfg->mode == MODE_FANOUT) {
@@ -601,6 +662,10 @@ int main(int argc, char **argv) {
     tot.err_http += th->err_http;
     tot.err_closed += th->err_closed;
     tot.err_proto += th->err_proto;
+    tot.err_tls += th->err_tls;
+    tot.tls_handshakes += th->tls_handshakes;
+    tot.tls_resumed += th->tls_resumed;
+    if (!tot.tls_err_code) tot.tls_err_code = th->tls_err_code;
     if (th->ping_gap_max > tot.ping_gap_max) tot.ping_gap_max = th->ping_gap_max;
     if (th->ping_interval) ping_interval = th->ping_interval;
     hist_merge(&tot.lat, &th->lat);
@@ -654,6 +719,9 @@ int main(int argc, char **argv) {
   jnum(&j, "ping_interval_ms", (double)ping_interval, ping_interval > 0);
   jnum(&j, "ping_gap_max_ms", (double)tot.ping_gap_max / 1e6, tot.ping_gap_max > 0);
   jraw(&j, "heartbeats_ok", m == MODE_IDLE && !fatal ? (hb_ok ? "true" : "false") : "null");
+  int srv_cpu_ok = has_win && cpu_srv0 >= 0 && cpu_srv1 >= 0, self_cpu_ok = has_win && cpu_self0 >= 0 && cpu_self1 >= 0;
+  jnum(&j, "server_cpu_pct", srv_cpu_ok ? round(1000 * (cpu_srv1 - cpu_srv0) / win_s) / 10 : 0, srv_cpu_ok);
+  jnum(&j, "bench_cpu_pct", self_cpu_ok ? round(1000 * (cpu_self1 - cpu_self0) / win_s) / 10 : 0, self_cpu_ok);
   jnum(&j, "rss_before_kb", (double)rss_before, rss_before >= 0);
   jnum(&j, "rss_after_kb", (double)rss_after, rss_after >= 0);
   jnum(&j, "rss_per_client_b", round(rss_per), rss_ok && m == MODE_IDLE && up_at_rss > 0);
@@ -670,23 +738,39 @@ int main(int argc, char **argv) {
   jnum(&j, "err_http", (double)tot.err_http, 1);
   jnum(&j, "err_closed", (double)tot.err_closed, 1);
   jnum(&j, "err_proto", (double)tot.err_proto, 1);
+  jnum(&j, "err_tls", (double)tot.err_tls, 1);
+  jraw(&j, "tls", cfg->tls ? "true" : "false");
+  jraw(&j, "tls_resume", cfg->tls ? (cfg->tls_resume ? "true" : "false") : "null");
+  jnum(&j, "tls_handshakes", (double)tot.tls_handshakes, cfg->tls);
+  jnum(&j, "tls_resumed", (double)tot.tls_resumed, cfg->tls);
+  char tls_err[160] = "";
+  if (tot.tls_err_code) tls_strerror(tot.tls_err_code, tls_err, sizeof tls_err);
+  if (cfg->tls && tls_suite()) jstr(&j, "tls_ciphersuite", tls_suite());
+  else jraw(&j, "tls_ciphersuite", "null");
+  if (*tls_err) jstr(&j, "tls_error", tls_err);
+  else jraw(&j, "tls_error", "null");
   if (fatal) jstr(&j, "error", err);
   else jraw(&j, "error", "null");
   j.b[j.n++] = '}';
   j.b[j.n] = 0;
 
   /* Human summary. */
-  fprintf(stderr, "sio-bench %s %s%s%s: %d clients, %d threads, window %.2f s\n", mode_names[m],
-          bench_transport_name(), *cfg->label ? " " : "", cfg->label,
+  fprintf(stderr, "sio-bench %s %s%s%s%s: %d clients, %d threads, window %.2f s\n", mode_names[m],
+          bench_transport_name(), cfg->tls ? " over TLS" : "", *cfg->label ? " " : "", cfg->label,
           cfg->clients, cfg->threads, win_s);
   if (fatal) fprintf(stderr, "  could not run: %s\n", err);
   if (!connect_mode)
     fprintf(stderr, "  connected %llu (%.2f s), closed by server %llu\n",
             (unsigned long long)tot.connected, connect_s, (unsigned long long)tot.closed);
-  fprintf(stderr, "  errors %llu (refused %llu, http %llu, closed %llu, protocol %llu), dropped %llu\n",
+  fprintf(stderr, "  errors %llu (refused %llu, http %llu, closed %llu, protocol %llu, tls %llu), dropped %llu\n",
           (unsigned long long)tot.errors, (unsigned long long)tot.err_refused,
           (unsigned long long)tot.err_http, (unsigned long long)tot.err_closed,
-          (unsigned long long)tot.err_proto, (unsigned long long)tot.dropped);
+          (unsigned long long)tot.err_proto, (unsigned long long)tot.err_tls,
+          (unsigned long long)tot.dropped);
+  if (cfg->tls)
+    fprintf(stderr, "  TLS (mbedTLS %s): %llu handshakes, %llu abbreviated; %s%s%s\n", tls_version(),
+            (unsigned long long)tot.tls_handshakes, (unsigned long long)tot.tls_resumed,
+            tls_suite() ? tls_suite() : "no ciphersuite", *tls_err ? "; first error: " : "", tls_err);
   if (m == MODE_IDLE && !fatal)
     fprintf(stderr, "  pings %llu (interval %lld ms, longest gap %.0f ms), heartbeats %s\n",
             (unsigned long long)tot.pings, (long long)ping_interval, (double)tot.ping_gap_max / 1e6,
@@ -710,6 +794,10 @@ int main(int argc, char **argv) {
   if (m == MODE_CONNECT)
     fprintf(stderr, "  %.0f handshakes/s (%llu in window)\n", has_win ? tot.connects / win_s : 0,
             (unsigned long long)tot.connects);
+  if (srv_cpu_ok || self_cpu_ok)
+    fprintf(stderr, "  CPU over the window: server %.0f %%, sio-bench %.0f %% (of one CPU)\n",
+            srv_cpu_ok ? 100 * (cpu_srv1 - cpu_srv0) / win_s : -1,
+            self_cpu_ok ? 100 * (cpu_self1 - cpu_self0) / win_s : -1);
   if (lat_ok)
     fprintf(stderr, "  latency p50 %.3f ms, p99 %.3f ms, max %.3f ms (%llu samples)\n", p50, p99,
             pmax, (unsigned long long)tot.lat.count);

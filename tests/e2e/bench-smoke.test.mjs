@@ -5,6 +5,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import path from "node:path";
+import fs from "node:fs";
+import os from "node:os";
 import { startServer } from "./lib/server.mjs";
 
 const BUILD = process.env.SIO_BUILD || path.resolve(import.meta.dirname, "../../build");
@@ -76,3 +78,32 @@ for (const [fault, field] of [["dup", "duplicates"], ["skip", "missing"], ["swap
     }
   });
 }
+
+// sio-bench over TLS (wss and https polling) against the echo server with a
+// throwaway certificate; then resumed handshakes (session tickets/cache).
+test("sio-bench over TLS: echo on both transports, and resumed handshakes", { timeout: 90000 }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sio-bench-tls-"));
+  const cert = path.join(dir, "cert.pem"), key = path.join(dir, "key.pem");
+  await new Promise((resolve, reject) => execFile("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt",
+    "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", key, "-out", cert],
+    (err) => (err ? reject(err) : resolve())));
+  const server = await startServer("tests/e2e/sio-echo-server", ["--tls-cert", cert, "--tls-key", key]);
+  try {
+    for (const transport of ["websocket", "polling"]) {
+      const r = await bench(["--port", String(server.port), "--tls", "--mode", "echo", "--transport", transport,
+        "--clients", "20", "--duration", "1", "--warmup", "0.2"]);
+      assert.equal(r.tls, true);
+      assert.equal(r.errors, 0, transport);
+      assert.equal(r.connected, 20);
+      assert.ok(r.events_per_s > 0);
+      assert.ok(r.tls_handshakes >= 20);
+    }
+    const r = await bench(["--port", String(server.port), "--tls-resume", "--mode", "connect",
+      "--clients", "5", "--duration", "1", "--warmup", "0"]);
+    assert.ok(r.connects_per_s > 0);
+    assert.ok(r.tls_resumed > 0, `resumed ${r.tls_resumed}`);
+  } finally {
+    await server.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,6 +1,10 @@
 // Command-line options shared by the reference servers, spelled as the C
 // programs spell them: --port N [--host H] [--ping-interval MS]
-// [--ping-timeout MS] [--connect-timeout MS].
+// [--ping-timeout MS] [--connect-timeout MS] [--tls-cert FILE --tls-key FILE].
+import { readFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+
 export function parseArgs(argv, defaults = {}) {
   const opts = {
     host: "127.0.0.1",
@@ -16,6 +20,8 @@ export function parseArgs(argv, defaults = {}) {
     "--ping-interval": ["pingInterval", Number],
     "--ping-timeout": ["pingTimeout", Number],
     "--connect-timeout": ["connectTimeout", Number],
+    "--tls-cert": ["tlsCert", String],
+    "--tls-key": ["tlsKey", String],
   };
   for (let i = 0; i < argv.length; i++) {
     const spec = names[argv[i]];
@@ -30,7 +36,19 @@ export function parseArgs(argv, defaults = {}) {
       process.exit(2);
     }
   }
+  if (!opts.tlsCert !== !opts.tlsKey) {
+    console.error("--tls-cert and --tls-key go together");
+    process.exit(2);
+  }
   return opts;
+}
+
+// An http server, or with --tls-cert/--tls-key an https one (Node's
+// defaults otherwise: TLS 1.2 and 1.3, session tickets on), as the C servers
+// do with the same options.
+export function createServer(opts, handler) {
+  if (!opts.tlsCert) return createHttpServer(handler);
+  return createHttpsServer({ cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) }, handler);
 }
 
 // Listens, prints "listening on HOST:PORT" to stderr (what the tests and

@@ -3,18 +3,18 @@
 // benchmark baseline.
 //
 //   node ref-chat-server.mjs --port N [--host H] [--ping-interval MS] [--ping-timeout MS]
+//                            [--tls-cert FILE --tls-key FILE]   (https/wss)
 //
 // Serves the files of client-demo/ (index.html at "/") and the stock client
 // at "/socket.io/socket.io.js" (socket.io's serveClient); anything else is 404.
 //   on connection       io.emit("message", "<id> connected")
 //   "message" text      io.emit("message", "<id>: <text>")  (strings only)
 //   on disconnect       socket.broadcast.emit("message", "<id> disconnected")
-import { createServer } from "node:http";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { Server } from "socket.io";
-import { parseArgs, serve } from "./options.mjs";
+import { createServer, parseArgs, serve } from "./options.mjs";
 
 const opts = parseArgs(process.argv.slice(2));
 const ROOT = path.resolve(import.meta.dirname, "../../../client-demo");
@@ -69,7 +69,7 @@ function notFound(res) {
 
 // socket.io answers its own path (Engine.IO and the client bundle) before
 // this handler runs; every other request lands here.
-const httpServer = createServer((req, res) => {
+const httpServer = createServer(opts, (req, res) => {
   const pathname = req.url.split("?")[0];
   if ((req.method === "GET" || req.method === "HEAD") && pathname.startsWith("/")) {
     serveStatic(req, res, pathname).catch(() => res.destroy());

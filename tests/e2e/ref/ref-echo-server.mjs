@@ -3,7 +3,7 @@
 // against Node (SIO_REF=1) and benchmarks have a baseline.
 //
 //   node ref-echo-server.mjs --port N [--host H] [--ping-interval MS] [--ping-timeout MS]
-//                            [--connect-timeout MS]
+//                            [--connect-timeout MS] [--tls-cert FILE --tls-key FILE]
 //
 // Namespaces "/", "/custom" and "/refuse" (whose middleware refuses unless
 // auth.token === "ok"), all with the same handlers:
@@ -19,12 +19,11 @@
 //   "disconnect-me" [close]        socket.disconnect(close)
 //   "disconnect-reason" [id]       ack with the reason the server app got when
 //                                  socket id disconnected (null if unknown)
-import { createServer } from "node:http";
 import { Server } from "socket.io";
-import { parseArgs, serve } from "./options.mjs";
+import { createServer, parseArgs, serve } from "./options.mjs";
 
 const opts = parseArgs(process.argv.slice(2));
-const httpServer = createServer();
+const httpServer = createServer(opts);
 const io = new Server(httpServer, {
   pingInterval: opts.pingInterval,
   pingTimeout: opts.pingTimeout,
