@@ -4,27 +4,32 @@
  * It also serves the chat page (client-demo/) and, as Node's serveClient
  * does, the stock socket.io-client browser bundle under /socket.io/.
  *
- * Run `sio-chat --help` for the options. */
-#include <errno.h>
-#include <limits.h>
+ * For production: every option also has an environment form (options.c),
+ * GET /healthz and GET /metrics (Prometheus) are answered (metrics.c), and
+ * SIGTERM/SIGINT drain the server (sessions closed properly, clients
+ * reconnect elsewhere) before it exits within --drain-timeout.
+ *
+ * Run `sio-chat --help` for the man page. */
 #include <signal.h>
-#include <sys/resource.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "metrics.h"
+#include "options.h"
 #include "sio.h"
 #include "static.h"
-
-/* Set by server/meson.build, so a binary started from any directory finds
- * the page and the npm bundle in the source tree. */
-#ifndef SIO_SOURCE_DIR
-#define SIO_SOURCE_DIR "."
-#endif
 
 /* Longest chat line relayed, in bytes; longer ones are cut (at a UTF-8
  * character boundary) rather than refused, so a paste is not lost whole. */
 #define CHAT_MAX_TEXT 2000
+/* While draining, how often to look whether everyone has left. */
+#define DRAIN_POLL_MS 25
 
 typedef struct chat {
   uv_loop_t *loop;
@@ -32,133 +37,39 @@ typedef struct chat {
   sio_namespace_t *nsp;
   static_site_t *site;   /* --static: the page */
   static_site_t *client; /* --client-dir: socket.io-client's dist/ */
+  chat_metrics metrics;
   uv_signal_t sig_int, sig_term;
+  uv_timer_t drain_poll, drain_deadline;
+  uint64_t drain_started_ms;
+  uint32_t drain_timeout_ms;
   int closing;
 } chat_t;
 
-/* ---- options --------------------------------------------------------------- */
+/* ---- logging ----------------------------------------------------------------- */
 
-typedef struct config {
-  const char *host;
-  int port;
-  const char *static_dir;
-  const char *client_dir;
-  const char *cors;
-  long ping_interval; /* ms; -1: the library's default */
-  long ping_timeout;  /* ms */
-  long max_payload;
-  const char *tls_cert, *tls_key;
-  long max_connections; /* 0: the library's default */
-  long max_send_queue;
-  const char *origins[17]; /* --allow-origin, NULL-terminated */
-  int norigins;
-} config_t;
-
-static void usage(FILE *f, const char *argv0) {
-  fprintf(f,
-          "usage: %s [--host H] [--port N] [--static DIR] [--client-dir DIR] [--cors ORIGIN]\n"
-          "          [--tls-cert FILE --tls-key FILE]\n"
-          "          [--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES]\n"
-          "          [--max-connections N] [--max-send-queue BYTES] [--allow-origin ORIGIN]... [--help]\n"
-          "\n"
-          "  --host H             address to listen on (default 0.0.0.0)\n"
-          "  --port N             port, 0 for any free one (default 3000)\n"
-          "  --static DIR         the chat page (default %s/client-demo)\n"
-          "  --client-dir DIR     socket.io-client's dist/, served under /socket.io/\n"
-          "                       (default %s/server/node_modules/socket.io-client/dist)\n"
-          "  --cors ORIGIN        allow cross-origin clients from ORIGIN (or *)\n"
-          "  --tls-cert FILE      serve https/wss: certificate chain (PEM, leaf first)\n"
-          "  --tls-key FILE       ... and its private key (PEM)\n"
-          "  --ping-interval MS   Engine.IO heartbeat interval (default 25000)\n"
-          "  --ping-timeout MS    Engine.IO heartbeat timeout (default 20000)\n"
-          "  --max-payload BYTES  largest message accepted (default 1000000)\n"
-          "  --max-connections N  open connections before new ones get 503\n"
-          "                       (default: the open-file limit minus 64)\n"
-          "  --max-send-queue BYTES  bytes queued to a client that does not read\n"
-          "                       before it is dropped (default 4194304)\n"
-          "  --allow-origin ORIGIN  accept browser clients from ORIGIN only\n"
-          "                       (repeatable; default: any origin)\n",
-          argv0, SIO_SOURCE_DIR, SIO_SOURCE_DIR);
-}
-
-/* A whole decimal number in [min, max], or -1. */
-static long parse_num(const char *s, long min, long max) {
-  if (!s || !*s) return -1;
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || *end || v < min || v > max) return -1;
-  return v;
-}
-
-/* Timers are uint32_t milliseconds in eio_options_t. */
-#define MS_MAX ((long)UINT32_MAX)
-
-/* Every option takes a value. */
-static const char *const option_names[] = {
-    "--host", "--port", "--static", "--client-dir", "--cors",
-    "--ping-interval", "--ping-timeout", "--max-payload", "--max-connections",
-    "--max-send-queue", "--allow-origin", "--tls-cert", "--tls-key",
-};
-
-static int known_option(const char *arg, size_t len) {
-  for (size_t i = 0; i < sizeof option_names / sizeof option_names[0]; i++)
-    if (strlen(option_names[i]) == len && memcmp(option_names[i], arg, len) == 0) return 1;
-  return 0;
-}
-
-/* Accepts "--name value" and "--name=value"; anything unknown, a missing
- * value or a bad number is an error (exit 2), never silently ignored, since
- * a mistyped flag would otherwise run the server with a default. */
-static int parse_args(int argc, char **argv, config_t *cfg) {
-  for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i];
-    if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-      usage(stdout, argv[0]);
-      exit(0);
-    }
-    const char *eq = strchr(arg, '=');
-    size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
-    if (!known_option(arg, nlen)) {
-      fprintf(stderr, "%s: unknown option '%.*s'\n", argv[0], (int)nlen, arg);
-      return -1;
-    }
-    char name[32]; /* longer than any known option */
-    memcpy(name, arg, nlen);
-    name[nlen] = '\0';
-    const char *val;
-    if (eq) val = eq + 1;
-    else if (i + 1 < argc) val = argv[++i];
-    else {
-      fprintf(stderr, "%s: %s needs a value\n", argv[0], name);
-      return -1;
-    }
-    long n = 0;
-    if (!strcmp(name, "--host")) cfg->host = val;
-    else if (!strcmp(name, "--static")) cfg->static_dir = val;
-    else if (!strcmp(name, "--client-dir")) cfg->client_dir = val;
-    else if (!strcmp(name, "--cors")) cfg->cors = val;
-    else if (!strcmp(name, "--tls-cert")) cfg->tls_cert = val;
-    else if (!strcmp(name, "--tls-key")) cfg->tls_key = val;
-    else if (!strcmp(name, "--port")) n = cfg->port = (int)parse_num(val, 0, 65535);
-    else if (!strcmp(name, "--ping-interval")) n = cfg->ping_interval = parse_num(val, 1, MS_MAX);
-    else if (!strcmp(name, "--ping-timeout")) n = cfg->ping_timeout = parse_num(val, 1, MS_MAX);
-    else if (!strcmp(name, "--max-payload")) n = cfg->max_payload = parse_num(val, 1, LONG_MAX);
-    else if (!strcmp(name, "--max-connections")) n = cfg->max_connections = parse_num(val, 1, LONG_MAX);
-    else if (!strcmp(name, "--max-send-queue")) n = cfg->max_send_queue = parse_num(val, 1, LONG_MAX);
-    else if (!strcmp(name, "--allow-origin")) {
-      if (cfg->norigins == 16) {
-        fprintf(stderr, "%s: at most 16 --allow-origin\n", argv[0]);
-        return -1;
-      }
-      cfg->origins[cfg->norigins++] = val;
-    }
-    if (n < 0) {
-      fprintf(stderr, "%s: bad value for %s: '%s'\n", argv[0], name, val);
-      return -1;
-    }
-  }
-  return 0;
+/* sio-chat's lines, in the library's format ("<UTC time> <level> <message>",
+ * one write per line) so that one stream holds both; the message is
+ * "sio-chat <event> key=value ...". */
+static void chat_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void chat_log(int level, const char *fmt, ...) {
+  static const char *const names[] = {"error", "warn", "info", "debug"};
+  if (level > eio_log_level()) return;
+  char line[1024];
+  struct timeval tv;
+  struct tm tm;
+  gettimeofday(&tv, NULL);
+  gmtime_r(&tv.tv_sec, &tm);
+  size_t n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
+  n += (size_t)snprintf(line + n, sizeof line - n, ".%03dZ %-5s sio-chat ", (int)(tv.tv_usec / 1000),
+                        names[level]);
+  va_list ap;
+  va_start(ap, fmt);
+  int m = vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
+  va_end(ap);
+  n += m > 0 ? (size_t)m : 0;
+  if (n > sizeof line - 2) n = sizeof line - 2;
+  line[n++] = '\n';
+  fwrite(line, 1, n, stderr);
 }
 
 /* ---- chat ------------------------------------------------------------------------ */
@@ -216,6 +127,7 @@ static void on_message(sio_socket_t *s, const char *event, json_t *args, sio_ack
   json_t *out = line_args(line, idlen + 2 + len);
   free(line);
   if (out) sio_emit_all(chat->nsp, "message", out);
+  chat->metrics.chat_lines++;
 }
 
 /* ---- HTTP -------------------------------------------------------------------------- */
@@ -230,6 +142,7 @@ static const char *const client_files[] = {
 
 static int on_http(eio_http_request_t *req, void *data) {
   chat_t *chat = data;
+  if (chat_metrics_serve(&chat->metrics, req)) return 1;
   size_t len;
   const char *path = eio_http_request_path(req, &len);
   static const char prefix[] = "/socket.io/";
@@ -250,34 +163,81 @@ static void on_closed(void *arg) {
   chat_t *chat = arg;
   uv_close((uv_handle_t *)&chat->sig_int, NULL);
   uv_close((uv_handle_t *)&chat->sig_term, NULL);
+  uv_close((uv_handle_t *)&chat->drain_poll, NULL);
+  uv_close((uv_handle_t *)&chat->drain_deadline, NULL);
 }
 
-static void on_signal(uv_signal_t *h, int signum) {
-  chat_t *chat = h->data;
-  if (chat->closing) {
-    /* A second Ctrl-C: do not wait for a shutdown that seems stuck. */
-    fprintf(stderr, "sio-chat: exiting now\n");
-    exit(0);
-  }
-  chat->closing = 1;
-  fprintf(stderr, "sio-chat: %s, shutting down\n", signum == SIGINT ? "SIGINT" : "SIGTERM");
+static uint64_t now_ms(void) { return uv_hrtime() / 1000000; }
+
+/* The drain is over (everyone left, or the deadline passed): close the rest. */
+static void drain_finish(chat_t *chat, const char *why) {
+  uv_timer_stop(&chat->drain_poll);
+  uv_timer_stop(&chat->drain_deadline);
+  eio_server_t *e = sio_server_engine(chat->srv);
+  chat_log(2, "drained reason=%s elapsed_ms=%llu sessions_left=%zu connections_left=%zu", why,
+           (unsigned long long)(now_ms() - chat->drain_started_ms), eio_server_clients_count(e),
+           eio_server_connections_count(e));
   sio_server_close(chat->srv, on_closed, chat);
 }
 
+static void on_drain_poll(uv_timer_t *t) {
+  chat_t *chat = t->data;
+  eio_server_t *e = sio_server_engine(chat->srv);
+  if (eio_server_clients_count(e) == 0 && eio_server_connections_count(e) == 0)
+    drain_finish(chat, "done");
+}
+
+static void on_drain_deadline(uv_timer_t *t) { drain_finish(t->data, "timeout"); }
+
+static void on_signal(uv_signal_t *h, int signum) {
+  chat_t *chat = h->data;
+  const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
+  if (chat->closing) {
+    /* A second signal: do not wait for a drain that seems stuck. */
+    chat_log(1, "exiting signal=%s status=1 reason=\"second signal during the drain\"", name);
+    _exit(1);
+  }
+  chat->closing = 1;
+  chat->metrics.draining = 1;
+  eio_server_t *e = sio_server_engine(chat->srv);
+  chat_log(2, "draining signal=%s sessions=%zu connections=%zu timeout_ms=%u", name,
+           eio_server_clients_count(e), eio_server_connections_count(e), chat->drain_timeout_ms);
+  chat->drain_started_ms = now_ms();
+  sio_server_drain(chat->srv);
+  uv_timer_start(&chat->drain_poll, on_drain_poll, 0, DRAIN_POLL_MS);
+  uv_timer_start(&chat->drain_deadline, on_drain_deadline, chat->drain_timeout_ms, 0);
+}
+
+/* Applies the parsed options to the library's. */
+static void apply_options(const chat_options *o, sio_options_t *opts) {
+  const opt_value *v = o->v;
+  opts->eio.ping_interval_ms = (uint32_t)v[OPT_PING_INTERVAL].num;
+  opts->eio.ping_timeout_ms = (uint32_t)v[OPT_PING_TIMEOUT].num;
+  opts->eio.max_payload = (size_t)v[OPT_MAX_PAYLOAD].num;
+  opts->eio.max_connections = (size_t)v[OPT_MAX_CONNECTIONS].num;
+  opts->eio.max_send_queue = (size_t)v[OPT_MAX_SEND_QUEUE].num;
+  if (v[OPT_ALLOW_ORIGIN].nlist) opts->eio.allowed_origins = v[OPT_ALLOW_ORIGIN].list;
+  const opt_value *cors = &v[OPT_CORS];
+  if (cors->nlist == 1 && !strcmp(cors->list[0], "*")) opts->eio.cors_origin = "*";
+  else if (cors->nlist) opts->eio.cors_origins = cors->list;
+  opts->eio.cors_credentials = (int)v[OPT_CORS_CREDENTIALS].num;
+  if (v[OPT_CORS_METHODS].set) opts->eio.cors_methods = v[OPT_CORS_METHODS].str;
+  opts->eio.cors_allowed_headers = v[OPT_CORS_ALLOWED_HEADERS].str;
+  opts->eio.cors_exposed_headers = v[OPT_CORS_EXPOSED_HEADERS].str;
+  opts->eio.cors_max_age = (uint32_t)v[OPT_CORS_MAX_AGE].num;
+  opts->eio.tls_cert_file = v[OPT_TLS_CERT].str;
+  opts->eio.tls_key_file = v[OPT_TLS_KEY].str;
+}
+
 int main(int argc, char **argv) {
-  config_t cfg = {
-      .host = "0.0.0.0",
-      .port = 3000,
-      .static_dir = SIO_SOURCE_DIR "/client-demo",
-      .client_dir = SIO_SOURCE_DIR "/server/node_modules/socket.io-client/dist",
-      .ping_interval = -1,
-      .ping_timeout = -1,
-      .max_payload = -1,
-  };
-  if (parse_args(argc, argv, &cfg) != 0) {
-    usage(stderr, argv[0]);
+  static chat_options o; /* static: the lists it holds stay reachable */
+  if (chat_options_parse(&o, argc, argv) != 0) {
+    fprintf(stderr, "sio-chat: see 'sio-chat --help'\n");
     return 2;
   }
+  if (o.v[OPT_LOG_LEVEL].set) eio_set_log_level((int)o.v[OPT_LOG_LEVEL].num);
+  const char *host = o.v[OPT_HOST].str;
+  int port_arg = (int)o.v[OPT_PORT].num;
 
   /* A peer closing mid-write must be an error code, not the end of us. */
   signal(SIGPIPE, SIG_IGN);
@@ -290,32 +250,23 @@ int main(int argc, char **argv) {
 
   static chat_t chat;
   chat.loop = uv_default_loop();
-  chat.site = static_site_new(cfg.static_dir);
-  chat.client = static_site_new(cfg.client_dir);
+  chat.drain_timeout_ms = (uint32_t)o.v[OPT_DRAIN_TIMEOUT].num;
+  chat.site = static_site_new(o.v[OPT_STATIC].str);
+  chat.client = static_site_new(o.v[OPT_CLIENT_DIR].str);
   if (!chat.site || !chat.client) {
-    fprintf(stderr, "sio-chat: out of memory\n");
+    chat_log(0, "error=\"out of memory\"");
     return 1;
   }
   if (!static_site_ok(chat.site))
-    fprintf(stderr, "sio-chat: warning: page directory %s not found; serving no page\n",
-            static_site_dir(chat.site));
+    chat_log(1, "no_page dir=%s note=\"page directory not found; serving no page\"",
+             static_site_dir(chat.site));
   if (!static_site_ok(chat.client))
-    fprintf(stderr,
-            "sio-chat: warning: %s not found; /socket.io/socket.io.js will be 404 "
-            "(run `npm ci` in server/)\n",
-            static_site_dir(chat.client));
+    chat_log(1, "no_client_bundle dir=%s note=\"/socket.io/socket.io.js will be 404 (run npm ci in server/)\"",
+             static_site_dir(chat.client));
 
   sio_options_t opts;
   sio_options_init(&opts);
-  if (cfg.ping_interval > 0) opts.eio.ping_interval_ms = (uint32_t)cfg.ping_interval;
-  if (cfg.ping_timeout > 0) opts.eio.ping_timeout_ms = (uint32_t)cfg.ping_timeout;
-  if (cfg.max_payload > 0) opts.eio.max_payload = (size_t)cfg.max_payload;
-  if (cfg.max_connections > 0) opts.eio.max_connections = (size_t)cfg.max_connections;
-  if (cfg.max_send_queue > 0) opts.eio.max_send_queue = (size_t)cfg.max_send_queue;
-  if (cfg.norigins) opts.eio.allowed_origins = cfg.origins;
-  opts.eio.cors_origin = cfg.cors;
-  opts.eio.tls_cert_file = cfg.tls_cert;
-  opts.eio.tls_key_file = cfg.tls_key;
+  apply_options(&o, &opts);
   opts.eio.http_handler = on_http;
   opts.eio.http_data = &chat;
 
@@ -325,28 +276,41 @@ int main(int argc, char **argv) {
     sio_on_connection(chat.nsp, on_connection, &chat);
     sio_on_disconnect(chat.nsp, on_disconnect, &chat);
     sio_on(chat.nsp, "message", on_message, &chat);
-    r = sio_server_listen(chat.srv, cfg.host, cfg.port);
+    r = sio_server_listen(chat.srv, host, port_arg);
   }
   if (r) {
-    fprintf(stderr, "sio-chat: cannot listen on %s:%d: %s\n", cfg.host, cfg.port, eio_strerror(r));
+    chat_log(0, "cannot_listen addr=%s:%d error=\"%s\"", host, port_arg, eio_strerror(r));
     return 1;
   }
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  chat.metrics = (chat_metrics){chat.srv, chat.nsp, now_ms(),
+                                (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000, 0, 0};
   uv_signal_init(chat.loop, &chat.sig_int);
   uv_signal_init(chat.loop, &chat.sig_term);
-  chat.sig_int.data = chat.sig_term.data = &chat;
+  uv_timer_init(chat.loop, &chat.drain_poll);
+  uv_timer_init(chat.loop, &chat.drain_deadline);
+  chat.sig_int.data = chat.sig_term.data = chat.drain_poll.data = chat.drain_deadline.data = &chat;
   uv_signal_start(&chat.sig_int, on_signal, SIGINT);
   uv_signal_start(&chat.sig_term, on_signal, SIGTERM);
 
-  /* Tests read the port back from this line (`listening on [^\s]*:(\d+)`). */
+  /* Tests read the port back from this line (`listening on [^\s]*:(\d+)`);
+   * it is printed whatever the log level. */
   int port = sio_server_port(chat.srv);
-  int any = strcmp(cfg.host, "0.0.0.0") == 0 || strcmp(cfg.host, "::") == 0;
-  int v6 = !any && strchr(cfg.host, ':') != NULL;
-  fprintf(stderr, "sio-chat listening on %s:%d (open %s://%s%s%s:%d/)\n", cfg.host, port,
-          cfg.tls_cert ? "https" : "http", v6 ? "[" : "", any ? "localhost" : cfg.host, v6 ? "]" : "", port);
+  int any = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
+  int v6 = !any && strchr(host, ':') != NULL;
+  int level = eio_log_level();
+  if (level < 2) eio_set_log_level(2);
+  chat_log(2, "listening on %s%s%s:%d url=%s://%s%s%s:%d/ tls=%s pid=%d", v6 ? "[" : "", host,
+           v6 ? "]" : "", port, o.v[OPT_TLS_CERT].set ? "https" : "http", v6 ? "[" : "",
+           any ? "localhost" : host, v6 ? "]" : "", port, o.v[OPT_TLS_CERT].set ? "on" : "off",
+           (int)getpid());
+  eio_set_log_level(level);
 
   uv_run(chat.loop, UV_RUN_DEFAULT);
   uv_loop_close(chat.loop);
   static_site_free(chat.site);
   static_site_free(chat.client);
+  chat_log(2, "exiting status=0");
   return 0;
 }

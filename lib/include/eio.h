@@ -41,8 +41,9 @@ typedef enum eio_close_reason {
   EIO_CLOSE_PING_TIMEOUT,        /* no pong within pingTimeout */
   EIO_CLOSE_PARSE_ERROR,         /* a packet that does not decode */
   EIO_CLOSE_FORCED,              /* eio_socket_close() */
-  EIO_CLOSE_SERVER_SHUTDOWN,     /* eio_server_close() */
+  EIO_CLOSE_SERVER_SHUTDOWN,     /* eio_server_close() or eio_server_drain() */
 } eio_close_reason_t;
+#define EIO_CLOSE_REASON_COUNT 6
 
 const char *eio_close_reason_str(eio_close_reason_t reason);
 
@@ -79,8 +80,23 @@ typedef struct eio_options {
   size_t max_payload;           /* maxHttpBufferSize, 1000000 */
   int allow_upgrades;           /* 1 */
   int transports;               /* EIO_TRANSPORT_POLLING | EIO_TRANSPORT_WEBSOCKET */
-  const char *cors_origin;      /* NULL: no CORS headers; "*" or one origin */
+  /* CORS (as Node's `cors` package under engine.io; PROTOCOL.md 1.12). Off
+   * unless cors_origin or cors_origins is set; then applied to every request
+   * under `path` (errors and the WebSocket 101 too) and OPTIONS requests are
+   * answered as preflights. */
+  const char *cors_origin;      /* "*" (Allow-Origin: *) or one fixed origin (sent as is,
+                                   with Vary: Origin). With "*" and cors_credentials the
+                                   request's Origin is reflected instead of "*". */
+  const char *const *cors_origins; /* a NULL-terminated list of exact origins: the request's
+                                   Origin is reflected when listed, no Allow-Origin header
+                                   otherwise; Vary: Origin always. Wins over cors_origin. */
   int cors_credentials;         /* send Access-Control-Allow-Credentials: true */
+  const char *cors_methods;     /* preflight Allow-Methods; NULL: GET,HEAD,PUT,PATCH,POST,DELETE */
+  const char *cors_allowed_headers; /* preflight Allow-Headers ("Content-Type,Authorization");
+                                   NULL: echo Access-Control-Request-Headers (+ Vary) */
+  const char *cors_exposed_headers; /* Access-Control-Expose-Headers; NULL: none */
+  uint32_t cors_max_age;        /* preflight Access-Control-Max-Age in seconds; 0: not sent */
+  int cors_preflight_status;    /* status of a preflight answer, 204 */
   size_t max_header_bytes;      /* request line + headers, 16384 (431 past it) */
   uint32_t header_timeout_ms;   /* a request's headers must arrive within, 30000 */
   uint32_t keepalive_timeout_ms;/* idle keep-alive HTTP connections closed after, 5000 */
@@ -117,6 +133,18 @@ int eio_server_new(uv_loop_t *loop, const eio_options_t *opts, eio_server_t **ou
  * than once (several addresses). port 0 picks a free port: see eio_server_port. */
 int eio_server_listen(eio_server_t *srv, const char *host, int port);
 int eio_server_port(const eio_server_t *srv);
+/* Graceful shutdown, first step. From now on: new sessions are refused with
+ * 503 (handshakes and WebSocket upgrades without a sid), every HTTP answer
+ * ends its connection (Connection: close) and idle keep-alive connections
+ * are closed; every open session is closed the way eio_socket_close() does
+ * it (queued packets first; a pending long-poll gets the close packet, or the
+ * next one does, if it comes within 1 s; WebSockets get a close frame), with reason
+ * EIO_CLOSE_SERVER_SHUTDOWN. Other HTTP requests (health checks) are still
+ * answered. The application then waits until eio_server_clients_count() and
+ * eio_server_connections_count() reach 0, or its own deadline, and calls
+ * eio_server_close(), which ends whatever is left. */
+void eio_server_drain(eio_server_t *srv);
+int eio_server_draining(const eio_server_t *srv);
 /* Stops listening, closes every session (reason EIO_CLOSE_SERVER_SHUTDOWN; a
  * pending long-poll gets a close packet) and every connection, then calls
  * on_closed (may be NULL) once all handles are released and frees the server. */
@@ -125,6 +153,55 @@ size_t eio_server_clients_count(const eio_server_t *srv);
 /* Open TCP connections (HTTP, long-polls, WebSockets, ones being refused). */
 size_t eio_server_connections_count(const eio_server_t *srv);
 void *eio_server_data(const eio_server_t *srv);
+
+/* Counters and gauges of a server, for monitoring (e.g. a Prometheus
+ * endpoint). Counters count since eio_server_new and never decrease; they
+ * are plain integers bumped on the loop thread (no locks, no allocation), so
+ * read them on that thread too. */
+typedef struct eio_stats {
+  /* ---- gauges (now) ---- */
+  uint64_t connections;        /* open TCP connections: HTTP, long-polls, WebSockets,
+                                  ones being refused or closed */
+  uint64_t sessions;           /* open Engine.IO sessions (= eio_server_clients_count) */
+  uint64_t sessions_polling;   /* ... on HTTP long-polling (including ones upgrading) */
+  uint64_t sessions_websocket; /* ... on WebSocket */
+  uint64_t draining;           /* 1 after eio_server_drain() */
+  /* ---- counters: connections and sessions ---- */
+  uint64_t connections_accepted; /* TCP connections accepted */
+  uint64_t handshakes_polling;   /* sessions opened by a polling handshake */
+  uint64_t handshakes_websocket; /* sessions opened directly on WebSocket */
+  uint64_t upgrades;             /* polling sessions moved to WebSocket */
+  uint64_t closes[EIO_CLOSE_REASON_COUNT]; /* sessions closed, by eio_close_reason_t */
+  /* ---- counters: traffic ---- */
+  uint64_t packets_in;         /* Engine.IO packets received (any type, probes included) */
+  uint64_t packets_out;        /* Engine.IO packets queued to a transport (open, ping,
+                                  noop, close, message, 3probe) */
+  uint64_t messages_in;        /* message packets received (what on_message gets) */
+  uint64_t messages_out;       /* message packets queued (eio_socket_send and Socket.IO's
+                                  packets and attachments) */
+  uint64_t bytes_in;           /* bytes read from sockets (ciphertext under TLS) */
+  uint64_t bytes_out;          /* bytes written to sockets (ciphertext under TLS) */
+  /* ---- counters: HTTP ---- */
+  uint64_t http_requests;      /* complete HTTP requests parsed (upgrades included) */
+  /* Error answers by status, whoever sent them (Engine.IO, the HTTP layer,
+   * the application's handler, a refused upgrade, the connection cap). */
+  uint64_t http_400;           /* bad request (malformed HTTP, Engine.IO errors) */
+  uint64_t http_403;           /* origin not allowed, allow_request refused */
+  uint64_t http_404;           /* not found (outside the Engine.IO path) */
+  uint64_t http_408;           /* headers or body not received in time */
+  uint64_t http_413;           /* body over max_payload */
+  uint64_t http_431;           /* headers over max_header_bytes */
+  uint64_t http_500;           /* unsupported method on a session, internal errors */
+  uint64_t http_503;           /* over max_connections, or draining */
+  uint64_t http_other_errors;  /* any other status >= 400 */
+  /* ---- counters: TLS (0 without TLS) ---- */
+  uint64_t tls_handshakes;     /* completed */
+  uint64_t tls_errors;         /* failed handshakes and other TLS failures */
+  uint64_t tls_plain_http;     /* plain HTTP sent to the TLS port */
+} eio_stats_t;
+
+/* Fills *out (all fields). */
+void eio_server_stats(const eio_server_t *srv, eio_stats_t *out);
 
 /* Queues a message. Returns 0, EIO_ECLOSED, EIO_ETOOBIG or EIO_EFULL. */
 int eio_socket_send(eio_socket_t *sock, const void *msg, size_t len, int binary);
@@ -167,6 +244,8 @@ int eio_http_respond(eio_http_request_t *req, int status, const char *headers,
  * 0 error, 1 warn, 2 info (default), 3 debug. SIO_LOG=debug|info|warn|error
  * in the environment sets the initial level. */
 void eio_set_log_level(int level);
+/* The current level (after SIO_LOG and eio_set_log_level). */
+int eio_log_level(void);
 
 #ifdef __cplusplus
 }

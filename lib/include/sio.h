@@ -55,7 +55,52 @@ int sio_server_port(const sio_server_t *srv);
 /* Disconnects everyone (reason "server shutting down"; no DISCONNECT packets
  * are sent, as in socket.io), closes the listener, then calls on_closed. */
 void sio_server_close(sio_server_t *srv, void (*on_closed)(void *arg), void *arg);
+/* Graceful shutdown, first step (see eio_server_drain): new connections are
+ * refused with 503 and every client's Engine.IO connection is closed (the
+ * client sees "transport close" and, with reconnection on, reconnects,
+ * elsewhere or to this server once it is back); disconnect handlers hear
+ * "server shutting down". As with sio_server_close, no DISCONNECT packets
+ * are sent: they would tell clients not to reconnect. Then wait for
+ * eio_server_clients_count() and eio_server_connections_count() of
+ * sio_server_engine() to reach 0 (or a deadline) and call sio_server_close. */
+void sio_server_drain(sio_server_t *srv);
 eio_server_t *sio_server_engine(sio_server_t *srv);
+
+/* ---- statistics ------------------------------------------------------------ */
+
+/* Counters of one namespace since it was created (gauges: now). Plain
+ * integers bumped on the loop thread: no locks, no allocation. */
+typedef struct sio_namespace_stats {
+  uint64_t sockets;              /* gauge: connected sockets */
+  uint64_t rooms;                /* gauge: rooms with members, not counting each
+                                    socket's own-id room */
+  uint64_t connects;             /* sockets admitted (CONNECT answered with its sid) */
+  uint64_t disconnects;          /* sockets gone, whatever the reason */
+  uint64_t connect_errors;       /* CONNECTs refused by a middleware (CONNECT_ERROR sent) */
+  uint64_t events_in;            /* EVENT/BINARY_EVENT packets from clients (handled or not) */
+  uint64_t events_out;           /* EVENT packets sent, one per recipient: sio_emit*,
+                                    plus every broadcast delivery */
+  uint64_t acks_in;              /* ACK/BINARY_ACK packets from clients */
+  uint64_t acks_out;             /* acknowledgements sent (sio_ack) */
+  uint64_t broadcasts;           /* sio_bc_emit calls (sio_emit_all, sio_emit_to,
+                                    sio_broadcast_emit, ...) that were sent */
+  uint64_t broadcast_deliveries; /* recipients of those, summed */
+} sio_namespace_stats_t;
+
+typedef struct sio_stats {
+  eio_stats_t eio;               /* the Engine.IO server's (connections, sessions, bytes...) */
+  uint64_t namespaces;           /* gauge: namespaces created with sio_of */
+  sio_namespace_stats_t total;   /* the sums over every namespace */
+  uint64_t invalid_namespace;    /* CONNECTs to a namespace that does not exist (CONNECT_ERROR
+                                    "Invalid namespace"); total.connect_errors + this = all
+                                    connect errors */
+  uint64_t protocol_errors;      /* connections closed for a Socket.IO protocol violation
+                                    (undecodable packet, packet for an unjoined namespace...) */
+  uint64_t connect_timeouts;     /* connections closed for joining no namespace in time */
+} sio_stats_t;
+
+void sio_server_stats(const sio_server_t *srv, sio_stats_t *out);
+void sio_namespace_stats(const sio_namespace_t *nsp, sio_namespace_stats_t *out);
 
 /* ---- namespaces ----------------------------------------------------------- */
 

@@ -23,10 +23,19 @@ struct eio_server {
   sio__tq q_ping_timeout;  /* pong due */
   sio__tq q_upgrade;       /* 100 ms upgrade tick (noop to the pending GET, timeout) */
   sio__tq q_close;         /* a closing polling session waits this long for its last GET */
+  sio__tq q_drain;         /* ... and this long when the server drains (a live client
+                              polls again at once; a gone one must not hold the drain) */
   sio__tq q_fail;          /* sessions failed mid-send, closed on the next loop turn */
   int closing;
+  int draining;
   void (*on_closed)(void *arg);
   void *on_closed_arg;
+  struct {                 /* see eio_stats_t */
+    uint64_t sessions_ws;  /* gauge; the rest of nclients is on polling */
+    uint64_t handshakes_polling, handshakes_ws, upgrades;
+    uint64_t closes[EIO_CLOSE_REASON_COUNT];
+    uint64_t packets_in, packets_out, messages_in, messages_out;
+  } stats;
 };
 
 struct eio_socket {
@@ -38,6 +47,7 @@ struct eio_socket {
   uint8_t probed;        /* ... and has answered 2probe */
   uint8_t busy;          /* inside a user callback: defer the free */
   uint8_t dead;          /* closed; free when not busy */
+  uint8_t close_reason;  /* while CLOSING: the reason the final close will give */
   eio_server_t *srv;
   sio__conn *get;        /* pending long-poll GET */
   sio__conn *post;       /* POST whose body is arriving */
@@ -85,6 +95,8 @@ int sio__eio_socket_on_get(eio_socket_t *s, sio__conn *c);
 void sio__eio_socket_on_post(eio_socket_t *s, sio__conn *c, char *body, size_t len);
 void sio__eio_socket_on_abort(eio_socket_t *s, sio__conn *c);
 void sio__eio_socket_close(eio_socket_t *s, eio_close_reason_t reason);
+/* Closes as eio_socket_close does (queued packets leave first), with `reason`. */
+void sio__eio_socket_close_graceful(eio_socket_t *s, eio_close_reason_t reason);
 void sio__eio_tick(sio__tq *q, sio__tq_node *n);
 void sio__eio_ping_interval(sio__tq *q, sio__tq_node *n);
 void sio__eio_ping_timeout(sio__tq *q, sio__tq_node *n);

@@ -2,6 +2,7 @@
  * them in the reference's order (PROTOCOL.md 1.6), opens sessions (polling
  * handshake or WebSocket), and hands everything else to the application's
  * HTTP handler. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,45 +62,105 @@ void eio_options_init(eio_options_t *o) {
   o->body_timeout_ms = 30000;
   o->max_send_queue = 4u << 20;
   o->tls_handshake_timeout_ms = 10000;
+  o->cors_preflight_status = 204;
 }
 
 /* ---- CORS (PROTOCOL.md 1.12) ------------------------------------------------- */
 
-void sio__eio_cors_headers(eio_server_t *srv, const sio__http_req *req, char *out, size_t cap) {
-  const char *origin = srv->opts.cors_origin;
-  out[0] = 0;
-  if (!origin) return;
-  int n;
-  if (strcmp(origin, "*") == 0) {
-    if (srv->opts.cors_credentials) {
-      /* "*" cannot be combined with credentials: reflect the caller. */
-      size_t olen;
-      const char *o = sio__http_req_header(req, "origin", &olen);
-      n = snprintf(out, cap, "Access-Control-Allow-Origin: %.*s\r\nVary: Origin\r\n",
-                   o && !sio__http_header_value_invalid(o, olen) ? (int)olen : 1, o ? o : "*");
-    } else {
-      n = snprintf(out, cap, "Access-Control-Allow-Origin: *\r\n");
-    }
-  } else {
-    n = snprintf(out, cap, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n", origin);
-  }
-  if (n > 0 && (size_t)n < cap && srv->opts.cors_credentials)
-    snprintf(out + n, cap - (size_t)n, "Access-Control-Allow-Credentials: true\r\n");
+/* As Node's `cors` middleware under engine.io: which headers depend on the
+ * configuration, never on whether the request is then accepted. */
+
+static int cors_enabled(const eio_server_t *srv) {
+  return srv->opts.cors_origin || srv->opts.cors_origins;
 }
 
-/* OPTIONS preflight: 204 with the allowed methods and headers. */
+static int cors_listed(const eio_server_t *srv, const char *o, size_t olen) {
+  for (const char *const *p = srv->opts.cors_origins; *p; p++)
+    if (strlen(*p) == olen && memcmp(*p, o, olen) == 0) return 1;
+  return 0;
+}
+
+/* Appends a formatted piece; a response that would overflow loses the
+ * piece rather than the whole header block. */
+static size_t cors_put(char *out, size_t cap, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static size_t cors_put(char *out, size_t cap, size_t n, const char *fmt, ...) {
+  if (n >= cap) return n;
+  va_list ap;
+  va_start(ap, fmt);
+  int m = vsnprintf(out + n, cap - n, fmt, ap);
+  va_end(ap);
+  if (m < 0 || (size_t)m >= cap - n) {
+    out[n] = 0;
+    return n;
+  }
+  return n + (size_t)m;
+}
+
+/* The headers every response gets (origin, credentials, exposed headers);
+ * *vary_origin tells whether the caller owes "Vary: Origin". */
+static size_t cors_common(eio_server_t *srv, const sio__http_req *req, char *out, size_t cap,
+                          int *vary_origin) {
+  size_t n = 0;
+  size_t olen;
+  const char *o = sio__http_req_header(req, "origin", &olen);
+  if (o && (olen > 512 || sio__http_header_value_invalid(o, olen))) o = NULL;
+  *vary_origin = 0;
+  if (srv->opts.cors_origins) {
+    *vary_origin = 1;
+    if (o && cors_listed(srv, o, olen))
+      n = cors_put(out, cap, n, "Access-Control-Allow-Origin: %.*s\r\n", (int)olen, o);
+  } else if (strcmp(srv->opts.cors_origin, "*") == 0) {
+    if (srv->opts.cors_credentials) {
+      /* "*" cannot be combined with credentials: reflect the caller. */
+      n = cors_put(out, cap, n, "Access-Control-Allow-Origin: %.*s\r\n", o ? (int)olen : 1, o ? o : "*");
+      *vary_origin = 1;
+    } else {
+      n = cors_put(out, cap, n, "Access-Control-Allow-Origin: *\r\n");
+    }
+  } else {
+    n = cors_put(out, cap, n, "Access-Control-Allow-Origin: %s\r\n", srv->opts.cors_origin);
+    *vary_origin = 1;
+  }
+  if (srv->opts.cors_credentials) n = cors_put(out, cap, n, "Access-Control-Allow-Credentials: true\r\n");
+  if (srv->opts.cors_exposed_headers)
+    n = cors_put(out, cap, n, "Access-Control-Expose-Headers: %s\r\n", srv->opts.cors_exposed_headers);
+  return n;
+}
+
+void sio__eio_cors_headers(eio_server_t *srv, const sio__http_req *req, char *out, size_t cap) {
+  out[0] = 0;
+  if (!cors_enabled(srv)) return;
+  int vary;
+  size_t n = cors_common(srv, req, out, cap, &vary);
+  if (vary) cors_put(out, cap, n, "Vary: Origin\r\n");
+}
+
+/* OPTIONS preflight: the common headers plus methods, allowed headers and
+ * max age; 204 (or the configured status), empty body. */
 static void cors_preflight(eio_server_t *srv, sio__conn *c, const sio__http_req *req) {
-  char h[1536];
-  sio__eio_cors_headers(srv, req, h, 768);
-  size_t n = strlen(h);
-  size_t rlen;
-  const char *rh = sio__http_req_header(req, "access-control-request-headers", &rlen);
-  n += (size_t)snprintf(h + n, sizeof h - n, "Access-Control-Allow-Methods: GET,HEAD,PUT,PATCH,POST,DELETE\r\n");
-  if (rh && rlen < 512 && !sio__http_header_value_invalid(rh, rlen))
-    snprintf(h + n, sizeof h - n,
-             "Access-Control-Allow-Headers: %.*s\r\nVary: Access-Control-Request-Headers\r\n",
-             (int)rlen, rh);
-  sio__http_respond(c, 204, h, NULL, 0);
+  char h[2048];
+  int vary_origin, vary_rh = 0;
+  size_t n = cors_common(srv, req, h, sizeof h, &vary_origin);
+  n = cors_put(h, sizeof h, n, "Access-Control-Allow-Methods: %s\r\n",
+               srv->opts.cors_methods ? srv->opts.cors_methods : "GET,HEAD,PUT,PATCH,POST,DELETE");
+  if (srv->opts.cors_allowed_headers) {
+    if (*srv->opts.cors_allowed_headers)
+      n = cors_put(h, sizeof h, n, "Access-Control-Allow-Headers: %s\r\n", srv->opts.cors_allowed_headers);
+  } else {
+    size_t rlen;
+    const char *rh = sio__http_req_header(req, "access-control-request-headers", &rlen);
+    vary_rh = 1;
+    if (rh && rlen && rlen < 512 && !sio__http_header_value_invalid(rh, rlen))
+      n = cors_put(h, sizeof h, n, "Access-Control-Allow-Headers: %.*s\r\n", (int)rlen, rh);
+  }
+  if (srv->opts.cors_max_age)
+    n = cors_put(h, sizeof h, n, "Access-Control-Max-Age: %u\r\n", srv->opts.cors_max_age);
+  if (vary_origin || vary_rh)
+    n = cors_put(h, sizeof h, n, "Vary: %s%s%s\r\n", vary_origin ? "Origin" : "",
+                 vary_origin && vary_rh ? ", " : "", vary_rh ? "Access-Control-Request-Headers" : "");
+  int status = srv->opts.cors_preflight_status;
+  sio__http_respond(c, status >= 200 && status < 300 ? status : 204, h, NULL, 0);
 }
 
 /* ---- request validation -------------------------------------------------------- */
@@ -187,12 +248,20 @@ static size_t json_escape(char *out, size_t cap, const char *s) {
 
 static void respond_error(eio_server_t *srv, sio__conn *c, const sio__http_req *req, int code,
                           const char *message) {
-  char h[1024], msg[256], body[320];
+  char h[1400], msg[256], body[320];
   int n = snprintf(h, sizeof h, "Content-Type: application/json\r\n");
   sio__eio_cors_headers(srv, req, h + n, sizeof h - (size_t)n);
   json_escape(msg, sizeof msg, message ? message : error_messages[code]);
   int blen = snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", code, msg);
   sio__http_respond(c, code == ERR_FORBIDDEN ? 403 : 400, h, body, (size_t)blen);
+}
+
+/* A new session while draining: 503, the client retries (elsewhere). */
+static void respond_draining(eio_server_t *srv, sio__conn *c, const sio__http_req *req) {
+  char h[1024];
+  int n = snprintf(h, sizeof h, "Content-Type: text/plain\r\nRetry-After: 1\r\n");
+  sio__eio_cors_headers(srv, req, h + n, sizeof h - (size_t)n);
+  sio__http_respond(c, 503, h, "Server shutting down", 20);
 }
 
 static int path_matches(eio_server_t *srv, const sio__http_req *req) {
@@ -237,7 +306,7 @@ static int eio_on_request(sio__http_server *hs, sio__conn *c, sio__http_req *req
   /* Something below the Engine.IO path (/socket.io/socket.io.js, as
    * Node's serveClient): the application may answer it first. */
   if (path_has_rest(srv, req) && app_handler(srv, c, req, body, len)) return SIO__HTTP_DONE;
-  if (req->method == HTTP_OPTIONS && srv->opts.cors_origin) {
+  if (req->method == HTTP_OPTIONS && cors_enabled(srv)) {
     cors_preflight(srv, c, req);
     return SIO__HTTP_DONE;
   }
@@ -248,6 +317,10 @@ static int eio_on_request(sio__http_server *hs, sio__conn *c, sio__http_req *req
   int err = verify(srv, c, req, &q, 0, &s, &message);
   if (err >= 0) {
     respond_error(srv, c, req, err, message);
+    return SIO__HTTP_DONE;
+  }
+  if (!s && srv->draining) {
+    respond_draining(srv, c, req);
     return SIO__HTTP_DONE;
   }
   if (!s) {
@@ -266,7 +339,7 @@ static int eio_on_request(sio__http_server *hs, sio__conn *c, sio__http_req *req
     if (s->get) {
       /* Two long-polls at once: the session fails (PROTOCOL.md 1.5). */
       SIO_LOGI("eio: session %s: overlapping GET requests", s->sid);
-      char cors[768];
+      char cors[1024];
       sio__eio_cors_headers(srv, req, cors, sizeof cors);
       sio__http_respond(c, 400, cors, NULL, 0);
       sio__eio_socket_close(s, EIO_CLOSE_TRANSPORT_ERROR);
@@ -275,7 +348,7 @@ static int eio_on_request(sio__http_server *hs, sio__conn *c, sio__http_req *req
     return sio__eio_socket_on_get(s, c);
   }
   if (req->method == HTTP_POST) {
-    char cors[768];
+    char cors[1024];
     sio__eio_cors_headers(srv, req, cors, sizeof cors);
     size_t ctlen;
     const char *ct = sio__http_req_header(req, "content-type", &ctlen);
@@ -322,6 +395,7 @@ static void eio_on_abort(sio__http_server *hs, sio__conn *c, void *owner) {
  * socket: 400 with the plain message; 403 for a refused origin or request. */
 static void upgrade_refuse(sio__conn *c, int status, const char *message) {
   char buf[512];
+  sio__http_count_status(sio__container_of(c->net, sio__http_server, net), status);
   int n = snprintf(buf, sizeof buf,
                    "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-type: text/html\r\n"
                    "Content-Length: %zu\r\n\r\n%.256s",
@@ -350,8 +424,12 @@ static void eio_on_upgrade(sio__http_server *hs, sio__conn *c, sio__http_req *re
     upgrade_refuse(c, 400, "Bad request");
     return;
   }
-  char cors[768];
+  char cors[1024];
   sio__eio_cors_headers(srv, req, cors, sizeof cors);
+  if (!s && srv->draining) {
+    upgrade_refuse(c, 503, "Server shutting down");
+    return;
+  }
   if (!s) {
     s = sio__eio_socket_new(srv, req, c, EIO_TRANSPORT_WEBSOCKET);
     if (!s) {
@@ -408,6 +486,38 @@ static const char *const *copy_strings(const char *const *list) {
   return (const char *const *)out;
 }
 
+static const char *copy_string(const char *s) { return s ? strdup(s) : NULL; }
+
+/* The option strings are owned copies; a NULL copy of a non-NULL original
+ * is a failure (returns -1; opts_free_strings cleans up either way). */
+static int opts_copy_strings(eio_server_t *srv, const eio_options_t *o) {
+  eio_options_t *c = &srv->opts;
+  c->path = copy_string(o->path);
+  c->cors_origin = copy_string(o->cors_origin);
+  c->cors_methods = copy_string(o->cors_methods);
+  c->cors_allowed_headers = copy_string(o->cors_allowed_headers);
+  c->cors_exposed_headers = copy_string(o->cors_exposed_headers);
+  c->cors_origins = copy_strings(o->cors_origins);
+  c->allowed_origins = copy_strings(o->allowed_origins);
+  return (!c->path || (o->cors_origin && !c->cors_origin) || (o->cors_methods && !c->cors_methods) ||
+          (o->cors_allowed_headers && !c->cors_allowed_headers) ||
+          (o->cors_exposed_headers && !c->cors_exposed_headers) ||
+          (o->cors_origins && !c->cors_origins) || (o->allowed_origins && !c->allowed_origins))
+             ? -1
+             : 0;
+}
+
+static void opts_free_strings(eio_server_t *srv) {
+  eio_options_t *c = &srv->opts;
+  free((void *)c->path);
+  free((void *)c->cors_origin);
+  free((void *)c->cors_methods);
+  free((void *)c->cors_allowed_headers);
+  free((void *)c->cors_exposed_headers);
+  free((void *)c->cors_origins);
+  free((void *)c->allowed_origins);
+}
+
 static size_t default_max_connections(void) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 0;
@@ -430,12 +540,8 @@ int eio_server_new(uv_loop_t *loop, const eio_options_t *opts, eio_server_t **ou
     return EIO_ENOMEM;
   }
   srv->opts = *opts;
-  srv->opts.path = strdup(opts->path);
-  srv->opts.cors_origin = opts->cors_origin ? strdup(opts->cors_origin) : NULL;
-  srv->opts.allowed_origins = copy_strings(opts->allowed_origins);
-  if (opts->allowed_origins && !srv->opts.allowed_origins) {
-    free((void *)srv->opts.path);
-    free((void *)srv->opts.cors_origin);
+  if (opts_copy_strings(srv, opts) != 0) {
+    opts_free_strings(srv);
     free(srv);
     sio__tls_ctx_free(tls);
     return EIO_ENOMEM; /* never silently widen an allow-list */
@@ -453,9 +559,7 @@ int eio_server_new(uv_loop_t *loop, const eio_options_t *opts, eio_server_t **ou
   int r = sio__http_server_init(&srv->http, loop, opts->header_timeout_ms, opts->body_timeout_ms,
                                 opts->keepalive_timeout_ms);
   if (r) {
-    free((void *)srv->opts.path);
-    free((void *)srv->opts.cors_origin);
-    free((void *)srv->opts.allowed_origins);
+    opts_free_strings(srv);
     free(srv);
     sio__tls_ctx_free(tls);
     return r;
@@ -471,6 +575,7 @@ int eio_server_new(uv_loop_t *loop, const eio_options_t *opts, eio_server_t **ou
   sio__tq_init(loop, &srv->q_ping_timeout, opts->ping_timeout_ms, sio__eio_ping_timeout, srv);
   sio__tq_init(loop, &srv->q_upgrade, 100, sio__eio_tick, srv);
   sio__tq_init(loop, &srv->q_close, 30000, sio__eio_close_timeout, srv);
+  sio__tq_init(loop, &srv->q_drain, 1000, sio__eio_close_timeout, srv);
   sio__tq_init(loop, &srv->q_fail, 0, sio__eio_fail_deferred, srv);
   *out = srv;
   return 0;
@@ -485,7 +590,66 @@ size_t eio_server_clients_count(const eio_server_t *srv) { return srv->nclients;
 size_t eio_server_connections_count(const eio_server_t *srv) { return srv->http.net.nconns; }
 void *eio_server_data(const eio_server_t *srv) { return srv->opts.data; }
 
-/* Eight timer handles and the net must all be released before the free:
+void eio_server_stats(const eio_server_t *srv, eio_stats_t *out) {
+  const sio__net *net = &srv->http.net;
+  const sio__http_server *h = &srv->http;
+  memset(out, 0, sizeof *out);
+  out->connections = net->nconns;
+  out->sessions = srv->nclients;
+  out->sessions_websocket = srv->stats.sessions_ws;
+  out->sessions_polling = srv->nclients - srv->stats.sessions_ws;
+  out->draining = srv->draining ? 1 : 0;
+  out->connections_accepted = net->stats.accepted;
+  out->handshakes_polling = srv->stats.handshakes_polling;
+  out->handshakes_websocket = srv->stats.handshakes_ws;
+  out->upgrades = srv->stats.upgrades;
+  memcpy(out->closes, srv->stats.closes, sizeof out->closes);
+  out->packets_in = srv->stats.packets_in;
+  out->packets_out = srv->stats.packets_out;
+  out->messages_in = srv->stats.messages_in;
+  out->messages_out = srv->stats.messages_out;
+  out->bytes_in = net->stats.bytes_in;
+  out->bytes_out = net->stats.bytes_out;
+  out->http_requests = h->stats.requests;
+  out->http_400 = h->stats.s400;
+  out->http_403 = h->stats.s403;
+  out->http_404 = h->stats.s404;
+  out->http_408 = h->stats.s408;
+  out->http_413 = h->stats.s413;
+  out->http_431 = h->stats.s431;
+  out->http_500 = h->stats.s500;
+  out->http_503 = h->stats.s503;
+  out->http_other_errors = h->stats.other;
+  out->tls_handshakes = net->stats.tls_handshakes;
+  out->tls_errors = net->stats.tls_errors;
+  out->tls_plain_http = net->stats.tls_plain_http;
+}
+
+int eio_server_draining(const eio_server_t *srv) { return srv->draining; }
+
+void eio_server_drain(eio_server_t *srv) {
+  if (srv->draining || srv->closing) return;
+  srv->draining = 1;
+  SIO_LOGI("eio: draining: closing %zu sessions, refusing new ones", srv->nclients);
+  sio__http_server_drain(&srv->http);
+  uint32_t it;
+  sio__hmap_node *n = sio__hmap_first(&srv->sessions, &it);
+  while (n) {
+    sio__hmap_node *next = sio__hmap_next(&srv->sessions, n, &it);
+    sio__eio_socket_close_graceful(sio__container_of(n, eio_socket_t, node), EIO_CLOSE_SERVER_SHUTDOWN);
+    n = next;
+  }
+}
+
+/* ---- logging ---------------------------------------------------- */
+
+int eio_log_level(void) {
+  sio__log_init();
+  return sio__log_level;
+}
+
+
+/* Nine timer handles and the net must all be released before the free:
  * srv->closing counts them, plus one while closing. */
 static void server_maybe_free(eio_server_t *srv);
 
@@ -507,9 +671,7 @@ static void server_maybe_free(eio_server_t *srv) {
   void (*cb)(void *) = srv->on_closed;
   void *arg = srv->on_closed_arg;
   sio__hmap_free(&srv->sessions);
-  free((void *)srv->opts.path);
-  free((void *)srv->opts.cors_origin);
-  free((void *)srv->opts.allowed_origins);
+  opts_free_strings(srv);
   free(srv);
   if (cb) cb(arg);
 }
@@ -527,8 +689,9 @@ void eio_server_close(eio_server_t *srv, void (*on_closed)(void *arg), void *arg
     sio__eio_socket_close(sio__container_of(n, eio_socket_t, node), EIO_CLOSE_SERVER_SHUTDOWN);
     n = next;
   }
-  sio__tq *qs[] = {&srv->q_ping_interval, &srv->q_ping_timeout, &srv->q_upgrade, &srv->q_close,
-                   &srv->q_fail,              &srv->http.header_tq,      &srv->http.body_tq,       &srv->http.keepalive_tq};
+  sio__tq *qs[] = {&srv->q_ping_interval, &srv->q_ping_timeout,  &srv->q_upgrade,
+                   &srv->q_close,         &srv->q_drain,         &srv->q_fail,
+                   &srv->http.header_tq,  &srv->http.body_tq,    &srv->http.keepalive_tq};
   for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
     srv->closing++;
     qs[i]->data = srv; /* no more expiries: the queue now only needs its owner */

@@ -114,6 +114,12 @@ eio_socket_t *sio__eio_socket_new(eio_server_t *srv, const sio__http_req *req, s
     return NULL;
   }
   srv->nclients++;
+  if (transport == EIO_TRANSPORT_WEBSOCKET) {
+    srv->stats.handshakes_ws++;
+    srv->stats.sessions_ws++;
+  } else {
+    srv->stats.handshakes_polling++;
+  }
   return s;
 }
 
@@ -147,8 +153,8 @@ static void socket_flush_poll(eio_socket_t *s) {
     b->pad[0] = 1; /* a temporary: our reference is dropped after the write is queued */
     segs[nsegs++] = (sio__wseg){b, 0, b->len};
   }
-  char headers[1024];
-  char cors[768];
+  char headers[1400];
+  char cors[1024];
   cors[0] = 0;
   sio__http_req *req = &sio__http_conn_of(s->get)->parser.req;
   sio__eio_cors_headers(s->srv, req, cors, sizeof cors);
@@ -180,6 +186,7 @@ static int socket_queue(eio_socket_t *s, sio__rbuf *rb) {
   }
   s->q[s->qlen++] = sio__rbuf_ref(rb);
   s->qbytes += len;
+  s->srv->stats.packets_out++;
   return 0;
 }
 
@@ -200,8 +207,11 @@ void sio__eio_fail_deferred(sio__tq *q, sio__tq_node *n) {
 
 /* Sends one packet on the current transport. */
 static int socket_send_packet(eio_socket_t *s, sio__rbuf *rb) {
-  if (s->transport == EIO_TRANSPORT_WEBSOCKET && s->ws)
-    return sio__ws_send_packet(s->ws, rb) == 0 ? 0 : EIO_ECLOSED;
+  if (s->transport == EIO_TRANSPORT_WEBSOCKET && s->ws) {
+    if (sio__ws_send_packet(s->ws, rb) != 0) return EIO_ECLOSED;
+    s->srv->stats.packets_out++;
+    return 0;
+  }
   int r = socket_queue(s, rb);
   if (r == 0) socket_flush_poll(s);
   else if (r == EIO_EFULL) socket_fail_full(s);
@@ -210,7 +220,9 @@ static int socket_send_packet(eio_socket_t *s, sio__rbuf *rb) {
 
 int sio__eio_send_packet(eio_socket_t *s, sio__rbuf *rb) {
   if (s->state != EIO_STATE_OPEN) return EIO_ECLOSED;
-  return socket_send_packet(s, rb);
+  int r = socket_send_packet(s, rb);
+  if (r == 0) s->srv->stats.messages_out++;
+  return r;
 }
 
 void sio__eio_flush_alone(eio_socket_t *s) {
@@ -224,6 +236,7 @@ int eio_socket_send(eio_socket_t *s, const void *msg, size_t len, int binary) {
   if (!rb) return EIO_ENOMEM;
   int r = socket_send_packet(s, rb);
   sio__rbuf_unref(rb);
+  if (r == 0) s->srv->stats.messages_out++;
   return r;
 }
 
@@ -250,6 +263,8 @@ static void socket_finish(eio_socket_t *s, eio_close_reason_t reason) {
   socket_abort_upgrade(s);
   sio__hmap_del(&srv->sessions, &s->node);
   srv->nclients--;
+  if (s->transport == EIO_TRANSPORT_WEBSOCKET) srv->stats.sessions_ws--;
+  srv->stats.closes[reason]++;
   if (s->get) {
     /* A client-initiated close ends the poll with a noop, anything else
      * with a close packet (PROTOCOL.md 1.9). */
@@ -281,11 +296,13 @@ static void socket_finish(eio_socket_t *s, eio_close_reason_t reason) {
 
 void sio__eio_socket_close(eio_socket_t *s, eio_close_reason_t reason) { socket_finish(s, reason); }
 
-void eio_socket_close(eio_socket_t *s) {
+void eio_socket_close(eio_socket_t *s) { sio__eio_socket_close_graceful(s, EIO_CLOSE_FORCED); }
+
+void sio__eio_socket_close_graceful(eio_socket_t *s, eio_close_reason_t reason) {
   if (s->state != EIO_STATE_OPEN) return;
   socket_abort_upgrade(s);
   if (s->transport == EIO_TRANSPORT_WEBSOCKET) {
-    socket_finish(s, EIO_CLOSE_FORCED); /* queued frames go before the close frame */
+    socket_finish(s, reason); /* queued frames go before the close frame */
     return;
   }
   /* Polling, as the reference: what is queued leaves first, and the close
@@ -293,19 +310,22 @@ void eio_socket_close(eio_socket_t *s) {
    * asynchronously but act on a close at once, so a close in the same body
    * would overtake the packets before it. */
   s->state = EIO_STATE_CLOSING;
+  s->close_reason = (uint8_t)reason;
   sio__tq_cancel(&s->hb);
   if (s->get && !s->qlen) {
     socket_queue(s, &pkt_close.rb);
     socket_flush_poll(s);
-    socket_finish(s, EIO_CLOSE_FORCED);
+    socket_finish(s, reason);
     return;
   }
   socket_flush_poll(s);
-  sio__tq_arm(&s->srv->q_close, &s->tick); /* give up on the last poll after a while */
+  /* Give up on the last poll after a while. */
+  sio__tq_arm(reason == EIO_CLOSE_SERVER_SHUTDOWN ? &s->srv->q_drain : &s->srv->q_close, &s->tick);
 }
 
 void sio__eio_close_timeout(sio__tq *q, sio__tq_node *n) {
-  socket_finish(sio__container_of(n, eio_socket_t, tick), EIO_CLOSE_FORCED);
+  eio_socket_t *s = sio__container_of(n, eio_socket_t, tick);
+  socket_finish(s, (eio_close_reason_t)s->close_reason);
 }
 
 /* ---- receiving ----------------------------------------------------------------- */
@@ -314,6 +334,7 @@ void sio__eio_close_timeout(sio__tq *q, sio__tq_node *n) {
 static void socket_on_packet(eio_socket_t *s, const sio__eio_packet *p) {
   if (s->state != EIO_STATE_OPEN) return;
   eio_server_t *srv = s->srv;
+  srv->stats.packets_in++;
   switch (p->type) {
   case SIO__EIO_PONG:
     sio__tq_arm(&srv->q_ping_interval, &s->hb);
@@ -327,6 +348,7 @@ static void socket_on_packet(eio_socket_t *s, const sio__eio_packet *p) {
     socket_finish(s, EIO_CLOSE_TRANSPORT_CLOSE);
     break;
   case SIO__EIO_MESSAGE:
+    srv->stats.messages_in++;
     if (srv->opts.callbacks.on_message) {
       s->busy++;
       srv->opts.callbacks.on_message(s, (const char *)p->data, p->len, p->binary, srv->opts.data);
@@ -345,7 +367,7 @@ static int socket_payload_cb(void *ud, const sio__eio_packet *p) {
 }
 
 void sio__eio_socket_on_post(eio_socket_t *s, sio__conn *c, char *body, size_t len) {
-  char cors[768];
+  char cors[1024];
   cors[0] = 0;
   sio__eio_cors_headers(s->srv, &sio__http_conn_of(c)->parser.req, cors, sizeof cors);
   s->busy++;
@@ -360,7 +382,7 @@ void sio__eio_socket_on_post(eio_socket_t *s, sio__conn *c, char *body, size_t l
     return;
   }
   s->busy--;
-  char headers[1024];
+  char headers[1400];
   snprintf(headers, sizeof headers, "Content-Type: text/html\r\ncache-control: no-store\r\n%s", cors);
   sio__http_respond(c, 200, headers, "ok", 2);
   socket_release(s);
@@ -378,7 +400,7 @@ int sio__eio_socket_on_get(eio_socket_t *s, sio__conn *c) {
     socket_queue(s, &pkt_noop.rb);
     socket_queue(s, &pkt_close.rb);
     socket_flush_poll(s);
-    socket_finish(s, EIO_CLOSE_FORCED);
+    socket_finish(s, (eio_close_reason_t)s->close_reason);
     return SIO__HTTP_DONE;
   }
   if (s->probed) {
@@ -447,6 +469,8 @@ static void socket_complete_upgrade(eio_socket_t *s) {
     socket_flush_poll(s);
   }
   sio__eio_socket_attach_ws(s, ws);
+  s->srv->stats.upgrades++;
+  s->srv->stats.sessions_ws++;
   /* Whatever waited for a GET now leaves over the WebSocket, in order. */
   for (uint32_t i = 0; i < s->qlen; i++) {
     sio__ws_send_packet(ws, s->q[i]);
@@ -468,8 +492,9 @@ static void ws_probe_message(void *ud, sio__conn *c, int binary, uint8_t *data, 
   sio__eio_packet p;
   if (s->probe != c) return;
   if (sio__eio_decode_packet(data, len, binary, &p) == 0) {
+    s->srv->stats.packets_in++;
     if (p.type == SIO__EIO_PING && p.len == 5 && memcmp(p.data, "probe", 5) == 0) {
-      sio__ws_send_packet(c, &pkt_pong_probe.rb);
+      if (sio__ws_send_packet(c, &pkt_pong_probe.rb) == 0) s->srv->stats.packets_out++;
       s->probed = 1;
       if (s->get && !s->qlen) {
         socket_queue(s, &pkt_noop.rb);

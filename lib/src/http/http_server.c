@@ -67,6 +67,9 @@ static void http_finish(sio__conn *c) {
 void sio__http_respond(sio__conn *c, int status, const char *headers, const void *body, size_t len) {
   sio__http_conn *hc = sio__http_conn_of(c);
   if (sio__conn_closing(c)) return;
+  sio__http_server *s = server_of(c);
+  sio__http_count_status(s, status);
+  if (hc && s->draining) hc->keep_alive = 0;
   size_t hl;
   int ka = hc ? hc->keep_alive : 0;
   sio__rbuf *rb = http_head(status, headers, len, ka, len, &hl);
@@ -89,6 +92,8 @@ void sio__http_respond_segs(sio__conn *c, int status, const char *headers, const
   sio__http_conn *hc = sio__http_conn_of(c);
   if (sio__conn_closing(c)) return;
   size_t total = 0, hl;
+  sio__http_count_status(server_of(c), status);
+  if (hc && server_of(c)->draining) hc->keep_alive = 0;
   for (size_t i = 0; i < nsegs; i++) total += segs[i].len;
   sio__rbuf *rb = http_head(status, headers, total, hc ? hc->keep_alive : 0, 0, &hl);
   if (!rb) {
@@ -156,6 +161,7 @@ static int http_cb_complete(void *ud, sio__http_req *req) {
   sio__http_server *s = server_of(c);
   sio__http_conn *hc = sio__http_conn_of(c);
   sio__tq_cancel(&c->timer);
+  s->stats.requests++;
   if (req->upgrade) return 0; /* the feed returns SIO__HTTP_UPGRADE */
   hc->keep_alive = req->keep_alive;
   hc->head = req->method == HTTP_HEAD;
@@ -248,6 +254,7 @@ static void http_refuse_busy(sio__conn *c) {
                              "Service Unavailable";
   static uint64_t last_log, refused;
   refused++;
+  sio__http_count_status(server_of(c), 503);
   uint64_t now = uv_now(c->net->loop);
   if (!last_log || now - last_log >= 1000) {
     SIO_LOGW("http: %zu connections open (the maximum): refusing new ones with 503 (%llu so far)",
@@ -296,6 +303,21 @@ static void http_body_timeout(sio__tq *q, sio__tq_node *n) {
 
 static void http_keepalive_timeout(sio__tq *q, sio__tq_node *n) {
   sio__conn_close(sio__container_of(n, sio__conn, timer));
+}
+
+void sio__http_server_drain(sio__http_server *s) {
+  s->draining = 1;
+  sio__conn *next;
+  for (sio__conn *c = s->net.conns; c; c = next) {
+    next = c->next;
+    sio__http_conn *hc = c->proto == &http_proto ? sio__http_conn_of(c) : NULL;
+    /* Idle: between requests, nothing owed, nothing half-read. A request
+     * already on its way may meet the close; clients retry those. */
+    if (!hc || hc->pending || hc->owner || c->leftover || sio__conn_closing(c) ||
+        !sio__http_parser_idle(&hc->parser))
+      continue;
+    sio__conn_close(c);
+  }
 }
 
 int sio__http_server_init(sio__http_server *s, uv_loop_t *loop, uint32_t header_timeout_ms,

@@ -42,6 +42,12 @@ struct sio__http_server {
   /* A connection that owed an answer (hc->owner set) is closing. */
   void (*on_abort)(sio__http_server *s, sio__conn *c, void *owner);
   void *data;
+  uint8_t draining;      /* every answer closes its connection */
+  struct {
+    uint64_t requests;
+    /* error answers by status (see eio_stats_t) */
+    uint64_t s400, s403, s404, s408, s413, s431, s500, s503, other;
+  } stats;
 };
 
 int sio__http_server_init(sio__http_server *s, uv_loop_t *loop, uint32_t header_timeout_ms,
@@ -55,6 +61,24 @@ void sio__http_respond(sio__conn *c, int status, const char *headers, const void
 /* Same, with the body given as refcounted slices (not copied). */
 void sio__http_respond_segs(sio__conn *c, int status, const char *headers, const sio__wseg *segs,
                             size_t nsegs);
+/* Counts an answer with this status in s->stats (errors only; cheap). */
+static inline void sio__http_count_status(sio__http_server *s, int status) {
+  if (status < 400) return;
+  switch (status) {
+  case 400: s->stats.s400++; break;
+  case 403: s->stats.s403++; break;
+  case 404: s->stats.s404++; break;
+  case 408: s->stats.s408++; break;
+  case 413: s->stats.s413++; break;
+  case 431: s->stats.s431++; break;
+  case 500: s->stats.s500++; break;
+  case 503: s->stats.s503++; break;
+  default: s->stats.other++; break;
+  }
+}
+/* Draining: from now on every answer ends its connection, and idle
+ * keep-alive connections are closed now. */
+void sio__http_server_drain(sio__http_server *s);
 /* Detaches the HTTP state from an upgraded connection (frees the parser). */
 void sio__http_conn_release(sio__conn *c);
 

@@ -30,6 +30,7 @@ struct sio_server {
   sio__hmap nsps;          /* name → sio_namespace */
   sio__tq q_connect;       /* clients that have not joined a namespace yet */
   int closing;
+  uint64_t invalid_namespace, protocol_errors, connect_timeouts; /* sio_stats_t */
   void (*on_closed)(void *arg);
   void *on_closed_arg;
 };
@@ -50,6 +51,7 @@ struct sio_namespace {
   size_t nmws;
   int64_t next_ack_id;     /* server→client ack ids: one counter per namespace */
   uint32_t epoch;          /* broadcast generation, for de-duplication */
+  sio_namespace_stats_t stats; /* counters only; gauges are filled in on demand */
 };
 
 /* One per Engine.IO session: multiplexes its namespaces' sockets. */

@@ -208,6 +208,9 @@ int sio_bc_emit(sio_broadcast_t *b, const char *event, json_t *args) {
   } else {
     for (size_t i = 0; i < b->nrooms; i++) bc_room(nsp, b->rooms[i], &p, epoch);
   }
+  nsp->stats.broadcasts++;
+  nsp->stats.broadcast_deliveries += (uint64_t)p.sent;
+  nsp->stats.events_out += (uint64_t)p.sent;
   sio__rbuf_unref(p.text);
   for (size_t i = 0; i < p.natts; i++) sio__rbuf_unref(p.atts[i]);
   free(p.atts);

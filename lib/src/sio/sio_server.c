@@ -55,6 +55,7 @@ static void client_drop_pending(sio__client *c) {
 /* Closes the whole Engine.IO connection (its sockets learn it through
  * on_close with the engine's reason). */
 static void client_fail(sio__client *c, const char *why) {
+  c->srv->protocol_errors++;
   SIO_LOGI("sio: closing connection %s: %s", eio_socket_id(c->eio), why);
   eio_socket_close(c->eio);
 }
@@ -69,6 +70,7 @@ static void client_connect(sio__client *c, sio__packet *p) {
   sio_server_t *srv = c->srv;
   sio__hmap_node *n = sio__hmap_get(&srv->nsps, p->nsp, strlen(p->nsp));
   if (!n) {
+    srv->invalid_namespace++;
     json_t *err = json_pack("{s:s}", "message", "Invalid namespace");
     client_packet(c, SIO__PKT_CONNECT_ERROR, p->nsp, -1, err);
     json_decref(err);
@@ -91,6 +93,7 @@ static void client_connect(sio__client *c, sio__packet *p) {
       return;
     }
     if (r != 0) {
+      nsp->stats.connect_errors++;
       json_t *err = json_object();
       json_object_set_new(err, "message", json_string(s->refuse_message ? s->refuse_message : "Not authorized"));
       if (s->refuse_data) json_object_set(err, "data", s->refuse_data);
@@ -106,6 +109,7 @@ static void client_connect(sio__client *c, sio__packet *p) {
     return;
   }
   s->connected = 1;
+  nsp->stats.connects++;
   s->client_next = c->sockets;
   c->sockets = s;
   sio__tq_cancel(&c->connect_timer);
@@ -224,7 +228,10 @@ static void sio_on_eio_close(eio_socket_t *e, eio_close_reason_t reason, void *d
 
 static void sio_connect_timeout(sio__tq *q, sio__tq_node *n) {
   sio__client *c = sio__container_of(n, sio__client, connect_timer);
-  if (!c->sockets) client_fail(c, "no namespace joined in time");
+  if (c->sockets) return;
+  c->srv->connect_timeouts++;
+  SIO_LOGI("sio: closing connection %s: no namespace joined in time", eio_socket_id(c->eio));
+  eio_socket_close(c->eio);
 }
 
 /* ---- server -------------------------------------------------------------------- */
@@ -259,6 +266,43 @@ int sio_server_listen(sio_server_t *srv, const char *host, int port) {
 
 int sio_server_port(const sio_server_t *srv) { return eio_server_port(srv->eio); }
 eio_server_t *sio_server_engine(sio_server_t *srv) { return srv->eio; }
+
+void sio_server_drain(sio_server_t *srv) {
+  if (srv->closing) return;
+  eio_server_drain(srv->eio);
+}
+
+void sio_namespace_stats(const sio_namespace_t *nsp, sio_namespace_stats_t *out) {
+  *out = nsp->stats;
+  out->sockets = nsp->sockets.count;
+  out->rooms = nsp->rooms.count;
+}
+
+void sio_server_stats(const sio_server_t *srv, sio_stats_t *out) {
+  memset(out, 0, sizeof *out);
+  eio_server_stats(srv->eio, &out->eio);
+  out->namespaces = srv->nsps.count;
+  out->invalid_namespace = srv->invalid_namespace;
+  out->protocol_errors = srv->protocol_errors;
+  out->connect_timeouts = srv->connect_timeouts;
+  uint32_t it;
+  for (sio__hmap_node *n = sio__hmap_first(&srv->nsps, &it); n; n = sio__hmap_next(&srv->nsps, n, &it)) {
+    sio_namespace_stats_t ns;
+    sio_namespace_stats(sio__container_of(n, sio_namespace_t, node), &ns);
+    sio_namespace_stats_t *t = &out->total;
+    t->sockets += ns.sockets;
+    t->rooms += ns.rooms;
+    t->connects += ns.connects;
+    t->disconnects += ns.disconnects;
+    t->connect_errors += ns.connect_errors;
+    t->events_in += ns.events_in;
+    t->events_out += ns.events_out;
+    t->acks_in += ns.acks_in;
+    t->acks_out += ns.acks_out;
+    t->broadcasts += ns.broadcasts;
+    t->broadcast_deliveries += ns.broadcast_deliveries;
+  }
+}
 
 static void namespace_free(sio_namespace_t *nsp) {
   for (size_t i = 0; i < nsp->nhandlers; i++) free(nsp->handlers[i].event);

@@ -112,6 +112,7 @@ int sio_ack(sio_ack_t *ack, json_t *args) {
     if (args && !json_is_array(args)) json_array_append(a, args);
     r = sio__socket_packet(ack->sock, SIO__PKT_ACK, ack->id, a);
     json_decref(a);
+    if (r == 0) ack->sock->nsp->stats.acks_out++;
   }
   json_decref(args);
   /* Inside the handler, socket_onevent frees it on return. */
@@ -184,10 +185,12 @@ void sio__socket_onpacket(sio_socket_t *s, sio__packet *p) {
   switch (p->type) {
   case SIO__PKT_EVENT:
   case SIO__PKT_BINARY_EVENT:
+    s->nsp->stats.events_in++;
     socket_onevent(s, p);
     break;
   case SIO__PKT_ACK:
   case SIO__PKT_BINARY_ACK:
+    s->nsp->stats.acks_in++;
     socket_onack(s, p);
     break;
   case SIO__PKT_DISCONNECT:
@@ -204,6 +207,7 @@ void sio__socket_onclose(sio_socket_t *s, const char *reason) {
   if (!s->connected) return;
   s->connected = 0;
   sio_namespace_t *nsp = s->nsp;
+  nsp->stats.disconnects++;
   sio__rooms_leave_all(s);
   sio__hmap_del(&nsp->sockets, &s->node);
   sio__client *c = s->client;
@@ -261,6 +265,7 @@ static int emit(sio_socket_t *s, const char *event, json_t *args, int64_t id) {
   if (!data) return EIO_ENOMEM;
   int r = sio__socket_packet(s, SIO__PKT_EVENT, id, data);
   json_decref(data);
+  if (r == 0) s->nsp->stats.events_out++;
   return r;
 }
 
