@@ -10,7 +10,8 @@
 const char echo_eio_usage[] =
     "[--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES] [--header-timeout MS] "
     "[--body-timeout MS] [--max-connections N] [--max-send-queue BYTES] "
-    "[--allow-origin ORIGIN]... [--forbid-query KEY=VALUE] [--tls-cert F --tls-key F]";
+    "[--allow-origin ORIGIN]... [--forbid-query KEY=VALUE] [--tls-cert F --tls-key F] "
+    "[--tls-handshake-timeout MS]";
 
 static const char *origins[17];
 static size_t norigins;
@@ -34,7 +35,7 @@ int echo_eio_flag(eio_options_t *o, int argc, char **argv, int *i) {
   static const char *const flags[] = {"--ping-interval",   "--ping-timeout",    "--max-payload",
                                       "--header-timeout",  "--body-timeout",    "--max-connections",
                                       "--max-send-queue",  "--allow-origin",    "--forbid-query",
-                                      "--tls-cert",        "--tls-key"};
+                                      "--tls-cert",        "--tls-key",         "--tls-handshake-timeout"};
   size_t k = 0;
   while (k < sizeof flags / sizeof flags[0] && strcmp(a, flags[k]) != 0) k++;
   if (k == sizeof flags / sizeof flags[0]) return 0;
@@ -59,6 +60,7 @@ int echo_eio_flag(eio_options_t *o, int argc, char **argv, int *i) {
     break;
   case 9: o->tls_cert_file = v; break;
   case 10: o->tls_key_file = v; break;
+  case 11: o->tls_handshake_timeout_ms = (uint32_t)atoi(v); break;
   }
   return 1;
 }

@@ -13,6 +13,7 @@
  *   --forbid-query KEY=VALUE (an allow_request hook refusing handshakes
  *   whose query holds it, with the message "refused by test hook")
  *   --tls-cert FILE --tls-key FILE (https and wss)
+ *   --tls-handshake-timeout MS (a TLS handshake not finished by then: closed)
  * Consumes argv[*i] (and its value) if it is one of them: returns 1; 0 if
  * not; -1 if its value is missing. */
 int echo_eio_flag(eio_options_t *o, int argc, char **argv, int *i);
