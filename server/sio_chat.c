@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "metrics.h"
@@ -52,24 +51,13 @@ typedef struct chat {
  * "sio-chat <event> key=value ...". */
 static void chat_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void chat_log(int level, const char *fmt, ...) {
-  static const char *const names[] = {"error", "warn", "info", "debug"};
   if (level > eio_log_level()) return;
-  char line[1024];
-  struct timeval tv;
-  struct tm tm;
-  gettimeofday(&tv, NULL);
-  gmtime_r(&tv.tv_sec, &tm);
-  size_t n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
-  n += (size_t)snprintf(line + n, sizeof line - n, ".%03dZ %-5s sio-chat ", (int)(tv.tv_usec / 1000),
-                        names[level]);
+  char msg[960];
   va_list ap;
   va_start(ap, fmt);
-  int m = vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  n += m > 0 ? (size_t)m : 0;
-  if (n > sizeof line - 2) n = sizeof line - 2;
-  line[n++] = '\n';
-  fwrite(line, 1, n, stderr);
+  eio_log(level, "sio-chat %s", msg);
 }
 
 /* ---- chat ------------------------------------------------------------------------ */

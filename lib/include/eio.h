@@ -244,6 +244,9 @@ int eio_http_respond(eio_http_request_t *req, int status, const char *headers,
  * 0 error, 1 warn, 2 info (default), 3 debug. SIO_LOG=debug|info|warn|error
  * in the environment sets the initial level. */
 void eio_set_log_level(int level);
+/* A line in the library's format, if `level` is enabled: for applications
+ * that want one log stream (sio-chat does). */
+void eio_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The current level (after SIO_LOG and eio_set_log_level). */
 int eio_log_level(void);
 

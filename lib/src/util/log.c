@@ -28,7 +28,7 @@ void eio_set_log_level(int level) {
   sio__log_level = level < 0 ? 0 : level > 3 ? 3 : level;
 }
 
-void sio__log_write(int level, const char *fmt, ...) {
+static void log_vwrite(int level, const char *fmt, va_list ap) {
   char line[1024];
   struct timeval tv;
   struct tm tm;
@@ -37,14 +37,27 @@ void sio__log_write(int level, const char *fmt, ...) {
   size_t n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
   n += (size_t)snprintf(line + n, sizeof line - n, ".%03dZ %-5s ", (int)(tv.tv_usec / 1000),
                         level_names[level < 0 ? 0 : level > 3 ? 3 : level]);
-  va_list ap;
-  va_start(ap, fmt);
   int m = vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
-  va_end(ap);
   if (m < 0) m = 0;
   n += (size_t)m;
   if (n > sizeof line - 2) n = sizeof line - 2;
   line[n++] = '\n';
   /* One write per line so lines from several processes do not interleave. */
   fwrite(line, 1, n, stderr);
+}
+
+void sio__log_write(int level, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  log_vwrite(level, fmt, ap);
+  va_end(ap);
+}
+
+void eio_log(int level, const char *fmt, ...) {
+  sio__log_init();
+  if (level > sio__log_level) return;
+  va_list ap;
+  va_start(ap, fmt);
+  log_vwrite(level, fmt, ap);
+  va_end(ap);
 }
