@@ -627,18 +627,23 @@ void eio_server_stats(const eio_server_t *srv, eio_stats_t *out) {
 
 int eio_server_draining(const eio_server_t *srv) { return srv->draining; }
 
+/* Closes every session for a server shutdown (each close may remove it). */
+static void close_sessions(eio_server_t *srv, void (*close_fn)(eio_socket_t *, eio_close_reason_t)) {
+  uint32_t it;
+  sio__hmap_node *n = sio__hmap_first(&srv->sessions, &it);
+  while (n) {
+    sio__hmap_node *next = sio__hmap_next(&srv->sessions, n, &it);
+    close_fn(sio__container_of(n, eio_socket_t, node), EIO_CLOSE_SERVER_SHUTDOWN);
+    n = next;
+  }
+}
+
 void eio_server_drain(eio_server_t *srv) {
   if (srv->draining || srv->closing) return;
   srv->draining = 1;
   SIO_LOGI("eio: draining: closing %zu sessions, refusing new ones", srv->nclients);
   sio__http_server_drain(&srv->http);
-  uint32_t it;
-  sio__hmap_node *n = sio__hmap_first(&srv->sessions, &it);
-  while (n) {
-    sio__hmap_node *next = sio__hmap_next(&srv->sessions, n, &it);
-    sio__eio_socket_close_graceful(sio__container_of(n, eio_socket_t, node), EIO_CLOSE_SERVER_SHUTDOWN);
-    n = next;
-  }
+  close_sessions(srv, sio__eio_socket_close_graceful);
 }
 
 /* ---- logging ---------------------------------------------------- */
@@ -682,13 +687,7 @@ void eio_server_close(eio_server_t *srv, void (*on_closed)(void *arg), void *arg
   srv->on_closed_arg = arg;
   srv->closing = 1;
   /* Sessions first: pending polls get their close packet, WebSockets a close frame. */
-  uint32_t it;
-  sio__hmap_node *n = sio__hmap_first(&srv->sessions, &it);
-  while (n) {
-    sio__hmap_node *next = sio__hmap_next(&srv->sessions, n, &it);
-    sio__eio_socket_close(sio__container_of(n, eio_socket_t, node), EIO_CLOSE_SERVER_SHUTDOWN);
-    n = next;
-  }
+  close_sessions(srv, sio__eio_socket_close);
   sio__tq *qs[] = {&srv->q_ping_interval, &srv->q_ping_timeout,  &srv->q_upgrade,
                    &srv->q_close,         &srv->q_drain,         &srv->q_fail,
                    &srv->http.header_tq,  &srv->http.body_tq,    &srv->http.keepalive_tq};
