@@ -203,6 +203,38 @@ sio_broadcast_t *sio_bc_except(sio_broadcast_t *b, const char *room); /* returns
  * rooms, then frees b. Returns the number of recipients or a negative error. */
 int sio_bc_emit(sio_broadcast_t *b, const char *event, json_t *args);
 void sio_bc_free(sio_broadcast_t *b);
+/* io.local: this node's sockets only, even with a cluster adapter. Returns b. */
+sio_broadcast_t *sio_bc_local(sio_broadcast_t *b);
+
+/* ---- cluster adapters ---------------------------------------------------------
+ * As socket.io's Adapter: without one, broadcasts reach this node's sockets
+ * only (the in-memory adapter, built in). With one, every broadcast is
+ * delivered here first, then handed to the adapter to forward to the other
+ * nodes; what other nodes broadcast is handed back with
+ * sio_adapter_deliver(). */
+typedef struct sio_broadcast_info {
+  const char *nsp;           /* namespace name, "/" or "/chat" */
+  const json_t *data;        /* [event, ...args] (binaries as sio_binary values) */
+  const char *const *rooms;  /* target rooms (none: the whole namespace) */
+  size_t nrooms;
+  const char *const *except; /* rooms (and socket ids) left out */
+  size_t nexcept;
+} sio_broadcast_info_t;
+
+typedef struct sio_adapter {
+  /* A broadcast made on this node (already delivered locally). Everything
+   * in `bc` is borrowed for the call. */
+  void (*broadcast)(struct sio_adapter *a, const sio_broadcast_info_t *bc);
+  void *data;
+} sio_adapter_t;
+
+/* Installs (or, with NULL, removes) the server's adapter; the caller keeps
+ * ownership and must keep it alive while installed. */
+void sio_server_set_adapter(sio_server_t *srv, sio_adapter_t *adapter);
+/* A broadcast from another node: delivered to this node's sockets only
+ * (rooms and except applied as for sio_bc_emit; an unknown namespace reaches
+ * nobody). Returns the number of recipients or a negative error. */
+int sio_adapter_deliver(sio_server_t *srv, const sio_broadcast_info_t *bc);
 
 /* ---- binary ------------------------------------------------------------------ */
 

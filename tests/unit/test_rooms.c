@@ -38,6 +38,7 @@ int sio__random_bytes(void *out, size_t n) {
 /* ---- fixtures ---- */
 
 #define N 6
+static sio_server_t srv;
 static sio_namespace_t nsp;
 static sio_socket_t socks[N];
 static sio__client clients[N];
@@ -45,6 +46,11 @@ static sio__client clients[N];
 static void setup(void) {
   memset(&nsp, 0, sizeof nsp);
   nsp.name = "/";
+  nsp.srv = &srv;
+  nsp.node.key = nsp.name;
+  nsp.node.klen = 1;
+  sio__hmap_init(&srv.nsps);
+  sio__hmap_put(&srv.nsps, &nsp.node);
   sio__hmap_init(&nsp.sockets);
   sio__hmap_init(&nsp.rooms);
   for (int i = 0; i < N; i++) {
@@ -64,6 +70,17 @@ static unsigned recipients(void) {
   unsigned mask = 0;
   for (size_t i = 0; i < nsent; i++) mask |= 1u << (sent_to[i] - clients);
   return mask;
+}
+
+/* A cluster adapter that records what it is handed. */
+static int forwarded;
+static char fwd_rooms[64], fwd_except[64], fwd_event[16];
+static void record_broadcast(sio_adapter_t *a, const sio_broadcast_info_t *bc) {
+  forwarded++;
+  fwd_rooms[0] = fwd_except[0] = 0;
+  for (size_t i = 0; i < bc->nrooms; i++) strncat(fwd_rooms, bc->rooms[i], 10);
+  for (size_t i = 0; i < bc->nexcept; i++) strncat(fwd_except, bc->except[i], 30);
+  snprintf(fwd_event, sizeof fwd_event, "%s%s", bc->nsp, json_string_value(json_array_get(bc->data, 0)));
 }
 
 static unsigned run(sio_broadcast_t *b, int *count) {
@@ -124,6 +141,43 @@ int main(void) {
   run(sio_bc_new(&nsp), &count);
   is_int(nencoded, 1, "one encoding for six recipients");
 
+  /* A cluster adapter: every broadcast is delivered here, then handed over
+   * with its rooms and except lists; io.local ones are not. */
+  sio_adapter_t adapter = {record_broadcast, NULL};
+  sio_server_set_adapter(&srv, &adapter);
+  forwarded = 0;
+  is_int(run(sio_bc_except(sio_bc_to(sio_bc_to(sio_bc_new(&nsp), "a"), "b"), "c"), &count), 0x0f,
+         "with an adapter: local delivery unchanged");
+  is_int(forwarded, 1, "... and handed to the adapter once");
+  is_str(fwd_rooms, "ab", "... with the target rooms");
+  is_str(fwd_except, "c", "... the except rooms");
+  is_str(fwd_event, "/ev", "... the namespace and the event");
+  nsent = 0;
+  sio_broadcast_emit(&socks[1], "ev", NULL);
+  is_str(fwd_except, socks[1].id, "socket.broadcast: the sender's id in except");
+  forwarded = 0;
+  is_int(run(sio_bc_local(sio_bc_new(&nsp)), &count), 0x3f, "io.local reaches every local socket");
+  is_int(forwarded, 0, "... and is not handed to the adapter");
+  is_int(sio_emit_all(&nsp, "connect", NULL), EIO_EINVAL, "reserved name: refused");
+  is_int(forwarded, 0, "... and not forwarded");
+  /* From another node: local sockets only, rooms and except applied, never
+   * forwarded again. */
+  json_t *data = json_pack("[s,i]", "remote", 1);
+  const char *rooms[] = {"a", "b"}, *except[] = {socks[0].id};
+  sio_broadcast_info_t in = {"/", data, rooms, 2, except, 1};
+  nsent = 0;
+  is_int(sio_adapter_deliver(&srv, &in), 3, "a remote broadcast reaches a∪b minus socket 0");
+  is_int(recipients(), 0x0e, "... sockets 1, 2, 3");
+  is_int(forwarded, 0, "... and is not forwarded back");
+  in.nsp = "/other";
+  is_int(sio_adapter_deliver(&srv, &in), 0, "an unknown namespace: nobody");
+  json_t *bad = json_pack("[s]", "connect");
+  sio_broadcast_info_t reserved = {"/", bad, NULL, 0, NULL, 0};
+  is_int(sio_adapter_deliver(&srv, &reserved), EIO_EINVAL, "a reserved event name from a node: refused");
+  json_decref(bad);
+  json_decref(data);
+  sio_server_set_adapter(&srv, NULL);
+
   /* Leaving. */
   sio_socket_leave(&socks[5], "c");
   is_int(nsp.rooms.count, 2, "empty room removed");
@@ -142,5 +196,6 @@ int main(void) {
 
   sio__hmap_free(&nsp.sockets);
   sio__hmap_free(&nsp.rooms);
+  sio__hmap_free(&srv.nsps);
   return tap_done();
 }

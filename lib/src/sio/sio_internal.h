@@ -28,6 +28,7 @@ struct sio_server {
   eio_server_t *eio;
   sio_options_t opts;
   sio__hmap nsps;          /* name → sio_namespace */
+  sio_adapter_t *adapter;  /* NULL: in-memory only */
   sio__tq q_connect;       /* clients that have not joined a namespace yet */
   int closing;
   uint64_t invalid_namespace, protocol_errors, connect_timeouts; /* sio_stats_t */
@@ -111,6 +112,7 @@ struct sio_broadcast {
   size_t nrooms;
   char **except;
   size_t nexcept;
+  int local;               /* sio_bc_local: not handed to the adapter */
 };
 
 /* sio_server.c */

@@ -179,6 +179,32 @@ void sio_bc_free(sio_broadcast_t *b) {
   free(b);
 }
 
+/* Encodes `data` once and sends it to this node's sockets in `rooms` (all
+ * of nsp when none) minus `except`. Returns recipients or a negative error. */
+static int deliver_local(sio_namespace_t *nsp, const json_t *data, const char *const *rooms, size_t nrooms,
+                         const char *const *except, size_t nexcept) {
+  bc_packet p = {0};
+  if (sio__packet_encode(SIO__PKT_EVENT, nsp->name, -1, data, &p.text, &p.atts, &p.natts) != 0)
+    return EIO_ENOMEM;
+  uint32_t epoch = ++nsp->epoch;
+  if (epoch == 0) epoch = ++nsp->epoch; /* 0 is every socket's initial mark */
+  for (size_t i = 0; i < nexcept; i++) mark_except(nsp, except[i], epoch);
+  if (nrooms == 0) {
+    uint32_t it;
+    for (sio__hmap_node *n = sio__hmap_first(&nsp->sockets, &it); n; n = sio__hmap_next(&nsp->sockets, n, &it))
+      bc_send(sio__container_of(n, sio_socket_t, node), &p, epoch);
+  } else {
+    for (size_t i = 0; i < nrooms; i++) bc_room(nsp, rooms[i], &p, epoch);
+  }
+  nsp->stats.broadcasts++;
+  nsp->stats.broadcast_deliveries += (uint64_t)p.sent;
+  nsp->stats.events_out += (uint64_t)p.sent;
+  sio__rbuf_unref(p.text);
+  for (size_t i = 0; i < p.natts; i++) sio__rbuf_unref(p.atts[i]);
+  free(p.atts);
+  return p.sent;
+}
+
 int sio_bc_emit(sio_broadcast_t *b, const char *event, json_t *args) {
   if (!b) {
     json_decref(args);
@@ -191,31 +217,34 @@ int sio_bc_emit(sio_broadcast_t *b, const char *event, json_t *args) {
     return EIO_EINVAL;
   }
   json_t *data = sio__event_array(event, args);
-  bc_packet p = {0};
-  int r = data ? sio__packet_encode(SIO__PKT_EVENT, nsp->name, -1, data, &p.text, &p.atts, &p.natts) : -1;
+  const char *const *rooms = (const char *const *)b->rooms, *const *except = (const char *const *)b->except;
+  int r = data ? deliver_local(nsp, data, rooms, b->nrooms, except, b->nexcept) : EIO_ENOMEM;
+  sio_adapter_t *a = nsp->srv->adapter;
+  if (r >= 0 && a && !b->local) {
+    sio_broadcast_info_t info = {nsp->name, data, rooms, b->nrooms, except, b->nexcept};
+    a->broadcast(a, &info);
+  }
   json_decref(data);
-  if (r != 0) {
-    sio_bc_free(b);
-    return EIO_ENOMEM;
-  }
-  uint32_t epoch = ++nsp->epoch;
-  if (epoch == 0) epoch = ++nsp->epoch; /* 0 is every socket's initial mark */
-  for (size_t i = 0; i < b->nexcept; i++) mark_except(nsp, b->except[i], epoch);
-  if (b->nrooms == 0) {
-    uint32_t it;
-    for (sio__hmap_node *n = sio__hmap_first(&nsp->sockets, &it); n; n = sio__hmap_next(&nsp->sockets, n, &it))
-      bc_send(sio__container_of(n, sio_socket_t, node), &p, epoch);
-  } else {
-    for (size_t i = 0; i < b->nrooms; i++) bc_room(nsp, b->rooms[i], &p, epoch);
-  }
-  nsp->stats.broadcasts++;
-  nsp->stats.broadcast_deliveries += (uint64_t)p.sent;
-  nsp->stats.events_out += (uint64_t)p.sent;
-  sio__rbuf_unref(p.text);
-  for (size_t i = 0; i < p.natts; i++) sio__rbuf_unref(p.atts[i]);
-  free(p.atts);
   sio_bc_free(b);
-  return p.sent;
+  return r;
+}
+
+sio_broadcast_t *sio_bc_local(sio_broadcast_t *b) {
+  if (b) b->local = 1;
+  return b;
+}
+
+void sio_server_set_adapter(sio_server_t *srv, sio_adapter_t *adapter) { srv->adapter = adapter; }
+
+int sio_adapter_deliver(sio_server_t *srv, const sio_broadcast_info_t *bc) {
+  const json_t *data = bc->data;
+  /* As a local emit: an event name first, not a reserved one. */
+  const char *event = json_string_value(json_array_get(data, 0));
+  if (!json_is_array(data) || !event || sio__reserved_event(event)) return EIO_EINVAL;
+  sio__hmap_node *n = sio__hmap_get(&srv->nsps, bc->nsp, strlen(bc->nsp));
+  if (!n) return 0;
+  return deliver_local(sio__container_of(n, sio_namespace_t, node), data, bc->rooms, bc->nrooms, bc->except,
+                       bc->nexcept);
 }
 
 int sio_emit_all(sio_namespace_t *nsp, const char *event, json_t *args) {
