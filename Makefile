@@ -3,12 +3,12 @@
 # npm in the folders that need it), build with meson into build/, then run.
 
 APT_PACKAGES := build-essential pkg-config meson ninja-build libuv1-dev libjansson-dev \
-                libmbedtls-dev node-llhttp python3
+                libmbedtls-dev node-llhttp python3 libhiredis-dev libmsgpack-dev
 # Headless browser tests drive Debian's Chromium (never a downloaded one);
 # clang builds the fuzz targets with libFuzzer; valgrind checks the servers
 # for leaks and memory errors in the churn tests; openssl makes throwaway
-# certificates for the TLS tests.
-TEST_APT_PACKAGES := chromium clang libclang-rt-14-dev valgrind openssl
+# certificates for the TLS tests; redis-server backs the Redis client's tests.
+TEST_APT_PACKAGES := chromium clang libclang-rt-14-dev valgrind openssl redis-server
 # Node.js 20 comes with the machine; Debian's own (18) only if none is there.
 NODE_PACKAGES := $(if $(shell command -v node),,nodejs npm)
 BUILD := build
