@@ -14,7 +14,7 @@ NODE_PACKAGES := $(if $(shell command -v node),,nodejs npm)
 BUILD := build
 ASAN_BUILD := build-asan
 FUZZ_BUILD := build-fuzz
-FUZZ_TARGETS := fuzz_ws fuzz_eio fuzz_http fuzz_sio fuzz_jparse
+FUZZ_TARGETS := fuzz_ws fuzz_eio fuzz_http fuzz_sio fuzz_jparse fuzz_redis
 # Seconds each libFuzzer target runs: `make fuzz` (FUZZ_SECONDS=N to change);
 # `make test` runs each for TEST_FUZZ_SECONDS.
 FUZZ_SECONDS ?= 300

@@ -92,6 +92,11 @@ static const opt_def defs[OPT_COUNT] = {
     [OPT_DRAIN_TIMEOUT] = {"drain-timeout", "MS", K_NUM, 0, MS_MAX, "10000",
                            "On SIGTERM or SIGINT, how long to wait for clients to leave\n"
                            "before closing whatever is left and exiting (see SIGNALS)."},
+    [OPT_REDIS] = {"redis", "URL", K_STR, 0, 0, NULL,
+                   "redis://HOST[:PORT][/DB]: share broadcasts with the other nodes\n"
+                   "(sio or Node.js with @socket.io/redis-adapter) through this Redis.\n"
+                   "Reconnects on its own; while Redis is away, messages reach this\n"
+                   "node's clients only (logged and counted). Default: this node only."},
 };
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};

@@ -41,6 +41,7 @@ typedef struct chat {
   uv_timer_t drain_poll, drain_deadline;
   uint64_t drain_started_ms;
   uint32_t drain_timeout_ms;
+  sio_redis_adapter_t *redis; /* --redis, else NULL */
   int closing;
 } chat_t;
 
@@ -162,6 +163,10 @@ static void drain_finish(chat_t *chat, const char *why) {
   uv_timer_stop(&chat->drain_poll);
   uv_timer_stop(&chat->drain_deadline);
   eio_server_t *e = sio_server_engine(chat->srv);
+  if (chat->redis) {
+    sio_redis_adapter_close(chat->redis, NULL, NULL);
+    chat->redis = NULL;
+  }
   chat_log(2, "drained reason=%s elapsed_ms=%llu sessions_left=%zu connections_left=%zu", why,
            (unsigned long long)(now_ms() - chat->drain_started_ms), eio_server_clients_count(e),
            eio_server_connections_count(e));
@@ -265,6 +270,13 @@ int main(int argc, char **argv) {
     sio_on_disconnect(chat.nsp, on_disconnect, &chat);
     sio_on(chat.nsp, "message", on_message, &chat);
     r = sio_server_listen(chat.srv, host, port_arg);
+  }
+  if (!r && o.v[OPT_REDIS].set) {
+    r = sio_redis_adapter_new(chat.loop, chat.srv, o.v[OPT_REDIS].str, &chat.redis);
+    if (r) {
+      chat_log(0, "bad_redis url=%s", o.v[OPT_REDIS].str);
+      return 2;
+    }
   }
   if (r) {
     chat_log(0, "cannot_listen addr=%s:%d error=\"%s\"", host, port_arg, eio_strerror(r));

@@ -236,6 +236,33 @@ void sio_server_set_adapter(sio_server_t *srv, sio_adapter_t *adapter);
  * nobody). Returns the number of recipients or a negative error. */
 int sio_adapter_deliver(sio_server_t *srv, const sio_broadcast_info_t *bc);
 
+/* The Redis adapter, wire-compatible with @socket.io/redis-adapter v8, so
+ * sio nodes and Node.js socket.io nodes share broadcasts through one Redis:
+ * io.emit, to(room), except, socket.broadcast reach the clients of every
+ * node. url: redis://HOST[:PORT][/DB]. It installs itself on srv, connects
+ * in the background and reconnects with backoff; while Redis is away,
+ * broadcasts reach this node's clients only, and what could not be
+ * published is logged and counted (stats). Not yet: fetchSockets,
+ * socketsJoin/Leave, disconnectSockets, serverSideEmit across nodes.
+ * Returns 0, EIO_EINVAL (bad URL: logged) or EIO_ENOMEM. */
+typedef struct sio_redis_adapter sio_redis_adapter_t;
+typedef struct sio_redis_adapter_stats {
+  uint64_t published;      /* broadcasts handed to Redis */
+  uint64_t publish_failed; /* broadcasts not published (Redis down, encoding) */
+  uint64_t publish_lost;   /* handed over, but the link died before Redis took them */
+  uint64_t received;       /* broadcasts from other nodes */
+  uint64_t deliveries;     /* ... and the local sockets they reached */
+  uint64_t invalid;        /* undecodable messages ignored */
+  uint64_t reconnects;
+  int connected;           /* both Redis links up, subscriptions confirmed */
+} sio_redis_adapter_stats_t;
+int sio_redis_adapter_new(uv_loop_t *loop, sio_server_t *srv, const char *url, sio_redis_adapter_t **out);
+const char *sio_redis_adapter_uid(const sio_redis_adapter_t *a);
+void sio_redis_adapter_stats(const sio_redis_adapter_t *a, sio_redis_adapter_stats_t *out);
+/* Uninstalls the adapter and closes its Redis links (queued publishes are
+ * flushed for up to 1 s); on_closed (may be NULL) runs when all is freed. */
+void sio_redis_adapter_close(sio_redis_adapter_t *a, void (*on_closed)(void *arg), void *arg);
+
 /* ---- binary ------------------------------------------------------------------ */
 
 /* A binary value to put in event arguments (new reference; bytes copied). */

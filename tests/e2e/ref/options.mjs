@@ -22,6 +22,7 @@ export function parseArgs(argv, defaults = {}) {
     "--connect-timeout": ["connectTimeout", Number],
     "--tls-cert": ["tlsCert", String],
     "--tls-key": ["tlsKey", String],
+    "--redis": ["redis", String],
   };
   for (let i = 0; i < argv.length; i++) {
     const spec = names[argv[i]];

@@ -4,6 +4,7 @@
 //
 //   node ref-chat-server.mjs --port N [--host H] [--ping-interval MS] [--ping-timeout MS]
 //                            [--tls-cert FILE --tls-key FILE]   (https/wss)
+//                            [--redis redis://HOST:PORT]  (@socket.io/redis-adapter)
 //
 // Serves the files of client-demo/ (index.html at "/") and the stock client
 // at "/socket.io/socket.io.js" (socket.io's serveClient); anything else is 404.
@@ -84,6 +85,22 @@ const io = new Server(httpServer, {
   connectTimeout: opts.connectTimeout,
   serveClient: true,
 });
+
+if (opts.redis) {
+  // The reference scale-out: broadcasts shared with the other nodes (sio or
+  // Node.js) through Redis pub/sub.
+  const { createClient } = await import("redis");
+  const { createAdapter } = await import("@socket.io/redis-adapter");
+  const pub = createClient({ url: opts.redis });
+  const sub = pub.duplicate();
+  pub.on("error", (err) => console.error(`redis: ${err.message}`));
+  sub.on("error", (err) => console.error(`redis: ${err.message}`));
+  await Promise.all([pub.connect(), sub.connect()]);
+  // A Redis restart rejects the adapter's in-flight commands (node-redis 4
+  // reconnects by itself): log them instead of dying.
+  process.on("unhandledRejection", (err) => console.error(`redis: unhandled: ${err?.message ?? err}`));
+  io.adapter(createAdapter(pub, sub));
+}
 
 io.on("connection", (socket) => {
   io.emit("message", `${socket.id} connected`);
