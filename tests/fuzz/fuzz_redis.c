@@ -18,6 +18,7 @@
 
 #include "redis/redis_codec.h"
 #include "sio.h"
+#include "../unit/sio_value_same.h"
 
 #define CHECK(c)                                                        \
   do {                                                                  \
@@ -27,37 +28,7 @@
     }                                                                   \
   } while (0)
 
-/* Same value: numbers by value (an integer beyond 2^53 comes back as a
- * real), binaries by bytes, object keys in order. */
-static int same(const json_t *a, const json_t *b) {
-  if (!a || !b) return a == b;
-  if (sio_is_binary(a) || sio_is_binary(b)) {
-    size_t la, lb;
-    const void *pa = sio_binary_data(a, &la), *pb = sio_binary_data(b, &lb);
-    return pa && pb && la == lb && memcmp(pa, pb, la) == 0;
-  }
-  if (json_is_number(a) && json_is_number(b)) return json_number_value(a) == json_number_value(b);
-  if (json_typeof(a) != json_typeof(b)) return 0;
-  switch (json_typeof(a)) {
-  case JSON_STRING:
-    return json_string_length(a) == json_string_length(b) &&
-           memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) == 0;
-  case JSON_ARRAY:
-    if (json_array_size(a) != json_array_size(b)) return 0;
-    for (size_t i = 0; i < json_array_size(a); i++)
-      if (!same(json_array_get(a, i), json_array_get(b, i))) return 0;
-    return 1;
-  case JSON_OBJECT: {
-    if (json_object_size(a) != json_object_size(b)) return 0;
-    for (void *it = json_object_iter((json_t *)a); it; it = json_object_iter_next((json_t *)a, it)) {
-      json_t *v = json_object_getn(b, json_object_iter_key(it), json_object_iter_key_len(it));
-      if (!v || !same(json_object_iter_value(it), v)) return 0;
-    }
-    return 1;
-  }
-  default: return json_equal(a, b);
-  }
-}
+static int same(const json_t *a, const json_t *b) { return sio_value_same(a, b, 0); }
 
 static int same_rooms(const char **a, size_t na, const char **b, size_t nb) {
   if (na != nb) return 0;

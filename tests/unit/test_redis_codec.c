@@ -14,6 +14,7 @@
 #include "redis/redis_codec.h"
 #include "sio.h"
 #include "sio/sio_jparse.h"
+#include "sio_value_same.h"
 #include "tap.h"
 
 #include "redis_vectors.h"
@@ -58,39 +59,7 @@ static json_t *expected(const char *js) {
   return v ? bins(v) : NULL;
 }
 
-/* Same value: numbers by value, binaries by bytes, object keys in order. */
-static int same(const json_t *a, const json_t *b) {
-  if (!a || !b) return a == b;
-  if (sio_is_binary(a) || sio_is_binary(b)) {
-    size_t la, lb;
-    const void *pa = sio_binary_data(a, &la), *pb = sio_binary_data(b, &lb);
-    return pa && pb && la == lb && memcmp(pa, pb, la) == 0;
-  }
-  if (json_is_number(a) && json_is_number(b)) return json_number_value(a) == json_number_value(b);
-  if (json_typeof(a) != json_typeof(b)) return 0;
-  switch (json_typeof(a)) {
-  case JSON_STRING:
-    return json_string_length(a) == json_string_length(b) &&
-           memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) == 0;
-  case JSON_ARRAY:
-    if (json_array_size(a) != json_array_size(b)) return 0;
-    for (size_t i = 0; i < json_array_size(a); i++)
-      if (!same(json_array_get(a, i), json_array_get(b, i))) return 0;
-    return 1;
-  case JSON_OBJECT: {
-    if (json_object_size(a) != json_object_size(b)) return 0;
-    void *ia = json_object_iter((json_t *)a), *ib = json_object_iter((json_t *)b);
-    for (; ia && ib; ia = json_object_iter_next((json_t *)a, ia), ib = json_object_iter_next((json_t *)b, ib)) {
-      if (json_object_iter_key_len(ia) != json_object_iter_key_len(ib) ||
-          memcmp(json_object_iter_key(ia), json_object_iter_key(ib), json_object_iter_key_len(ia)) ||
-          !same(json_object_iter_value(ia), json_object_iter_value(ib)))
-        return 0;
-    }
-    return 1;
-  }
-  default: return json_equal(a, b);
-  }
-}
+static int same(const json_t *a, const json_t *b) { return sio_value_same(a, b, 1); }
 
 static int rooms_are(const char **got, size_t n, const json_t *want) {
   if (n != json_array_size(want)) return 0;
