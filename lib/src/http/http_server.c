@@ -53,7 +53,8 @@ static void http_finish(sio__conn *c) {
   if (!hc) return;
   hc->owner = NULL;
   if (!hc->keep_alive) {
-    sio__conn_close_after_write(c);
+    if (hc->linger) sio__conn_close_linger(c);
+    else sio__conn_close_after_write(c);
     return;
   }
   if (hc->pending) {
@@ -112,6 +113,9 @@ static void http_fail(sio__conn *c, int status) {
   sio__http_conn *hc = sio__http_conn_of(c);
   if (hc) {
     hc->keep_alive = 0;
+    /* A client still sending (the rest of an oversized body) would get a
+     * reset before reading our answer if we closed at once: linger. */
+    hc->linger = 1;
     if (hc->owner) {
       /* The application was waiting on this request (a POST body): it fails. */
       sio__http_server *s = server_of(c);
@@ -123,8 +127,7 @@ static void http_fail(sio__conn *c, int status) {
   char peer[64];
   sio__conn_peer(c, peer, sizeof peer);
   SIO_LOGI("http: %d %s to %s", status, sio__http_status_text(status), peer);
-  sio__http_respond(c, status, NULL, NULL, 0);
-  sio__conn_close_after_write(c);
+  sio__http_respond(c, status, NULL, NULL, 0); /* then a lingering close (http_finish) */
 }
 
 /* ---- parser callbacks ----------------------------------------------------- */
@@ -183,6 +186,7 @@ static const sio__http_parser_cbs http_cbs = {http_cb_headers, http_cb_body, htt
 static size_t http_on_data(sio__conn *c, char *data, size_t len) {
   sio__http_conn *hc = sio__http_conn_of(c);
   sio__http_server *s = server_of(c);
+  if (c->flags & SIO__CONN_LINGER) return len; /* answered and closing: the rest is discarded */
   if (hc->pending) {
     /* Keep reading (to notice the peer leaving) but parse nothing until the
      * owed answer is written: responses must leave in request order. */

@@ -20,6 +20,7 @@ typedef struct sio__http_conn {
   uint8_t pending;    /* an answer is owed (SIO__HTTP_ASYNC) */
   uint8_t keep_alive; /* of the request being answered */
   uint8_t head;       /* ... and it is a HEAD request */
+  uint8_t linger;     /* an error answer: close politely (the peer may still be sending) */
   void *owner;        /* the application object waiting to answer, if any */
 } sio__http_conn;
 
