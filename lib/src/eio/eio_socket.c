@@ -206,7 +206,7 @@ void sio__eio_fail_deferred(sio__tq *q, sio__tq_node *n) {
 }
 
 /* Sends one packet on the current transport. */
-static int socket_send_packet(eio_socket_t *s, sio__rbuf *rb) {
+static inline int socket_send_packet(eio_socket_t *s, sio__rbuf *rb) {
   if (s->transport == EIO_TRANSPORT_WEBSOCKET && s->ws) {
     if (sio__ws_send_packet(s->ws, rb) != 0) return EIO_ECLOSED;
     s->srv->stats.packets_out++;
