@@ -262,6 +262,26 @@ describe("raw protocol", () => {
     ws.close();
   });
 
+  test("a server close during a probed upgrade waits for the upgrade, then closes the WebSocket", async () => {
+    // The client pauses polling once the probe answers: a close queued for a
+    // poll would never be fetched (the client would only see a ping timeout).
+    const { sid } = await handshakePolling();
+    const url = `${server.url}/engine.io/?EIO=4&transport=polling&sid=${sid}`;
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/engine.io/?EIO=4&transport=websocket&sid=${sid}`);
+    await once(ws, "open");
+    ws.send("2probe");
+    const [probe] = await once(ws, "message");
+    assert.equal(probe.toString(), "3probe");
+    const posted = await fetch(url, { method: "POST", body: "4close-me" });
+    assert.equal(posted.status, 200);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(ws.readyState, WebSocket.OPEN, "the probe is not aborted");
+    ws.send("5");
+    await withTimeout(once(ws, "close"), 2000, "the upgraded WebSocket is closed");
+    const after = await fetch(url);
+    assert.equal(after.status, 400);
+  });
+
   test("upgrade refused before the 101 for an unknown sid", async () => {
     const ws = new WebSocket(`ws://127.0.0.1:${server.port}/engine.io/?EIO=4&transport=websocket&sid=unknown`);
     const [, res] = await withTimeout(once(ws, "unexpected-response"), 2000, "400");

@@ -47,6 +47,7 @@ struct eio_socket {
   uint8_t probed;        /* ... and has answered 2probe */
   uint8_t busy;          /* inside a user callback: defer the free */
   uint8_t dead;          /* closed; free when not busy */
+  uint8_t close_pending; /* 1 + reason: a close asked for during a probed upgrade */
   uint8_t close_reason;  /* while CLOSING: the reason the final close will give */
   eio_server_t *srv;
   sio__conn *get;        /* pending long-poll GET */

@@ -126,6 +126,15 @@ eio_socket_t *sio__eio_socket_new(eio_server_t *srv, const sio__http_req *req, s
 static void socket_abort_upgrade(eio_socket_t *s);
 static void socket_finish(eio_socket_t *s, eio_close_reason_t reason);
 
+/* A close deferred while an upgrade was in flight (see
+ * sio__eio_socket_close_graceful) happens when it ends. */
+static void close_if_pending(eio_socket_t *s) {
+  if (!s->close_pending || s->state != EIO_STATE_OPEN || s->upgrading) return;
+  eio_close_reason_t reason = (eio_close_reason_t)(s->close_pending - 1);
+  s->close_pending = 0;
+  sio__eio_socket_close_graceful(s, reason);
+}
+
 /* ---- sending ------------------------------------------------------------------ */
 
 /* Answers the pending GET with every queued packet, joined by 0x1E. */
@@ -251,6 +260,7 @@ static void socket_abort_upgrade(eio_socket_t *s) {
     s->probe = NULL;
     sio__ws_close(p, 0, NULL);
   }
+  close_if_pending(s);
 }
 
 /* Ends the session now: detach transports, forget the sid, tell the app. */
@@ -300,6 +310,13 @@ void eio_socket_close(eio_socket_t *s) { sio__eio_socket_close_graceful(s, EIO_C
 
 void sio__eio_socket_close_graceful(eio_socket_t *s, eio_close_reason_t reason) {
   if (s->state != EIO_STATE_OPEN) return;
+  if (s->upgrading && s->probed) {
+    /* The client has paused polling to switch: a close packet queued for a
+     * poll would never be fetched. As the reference, close once the upgrade
+     * ends, on whichever transport wins. */
+    if (!s->close_pending) s->close_pending = (uint8_t)(1 + reason);
+    return;
+  }
   socket_abort_upgrade(s);
   if (s->transport == EIO_TRANSPORT_WEBSOCKET) {
     socket_finish(s, reason); /* queued frames go before the close frame */
@@ -485,6 +502,7 @@ static void socket_complete_upgrade(eio_socket_t *s) {
     s->srv->opts.callbacks.on_upgrade(s, s->srv->opts.data);
     s->busy--;
   }
+  close_if_pending(s);
 }
 
 static void ws_probe_message(void *ud, sio__conn *c, int binary, uint8_t *data, size_t len) {
