@@ -193,6 +193,8 @@ extern volatile sig_atomic_t g_signals;
 int bench_setup_threads(void);
 /* Starts n loop threads; returns how many started (err set if fewer). */
 int bench_start_threads(int n, char *err, size_t errlen);
+/* CPU time (user + system) in seconds of process pid, or of this one (0); -1 if unknown. */
+double bench_cpu_seconds(int pid);
 int bench_probe(char *err, size_t errlen); /* one TCP connect; -1 and err if refused */
 long bench_read_rss(int pid);              /* VmRSS in kB, or -1 */
 void bench_sleep_ms(int ms);

@@ -185,32 +185,6 @@ timed:;
        .seen[(size_t)(s) * g_threads[(r) % (uint32_t)T_].n + (r) / (uint32_t)T_] \
        .last)
 
-/* CPU seconds (user + system) used so far by process pid, or -1. */
-static double proc_cpu_s(int pid) {
-  if (pid <= 0) return -1;
-  char path[64], buf[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  FILE *f = fopen(path, "r");
-  if (!f) return -1;
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = 0;
-  const char *p = strrchr(buf, ')'); /* the command may hold spaces */
-  unsigned long long ut, st;
-  /* after ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt
-   * cmajflt utime stime */
-  if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-    return -1;
-  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static double self_cpu_s(void) {
-  struct rusage ru;
-  if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
-  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-         ru.ru_stime.tv_usec / 1e6;
-}
-
 static const char *tr_name(int tr) { return tr == TR_WS ? "websocket" : "polling"; }
 
 static uint64_t min_pub_phase(int started) {
@@ -282,8 +256,8 @@ int soak_main(void) {
   /* Phase 2: the run. */
   if (!fatal) {
     int64_t t_run = now_ns();
-    srv_cpu0 = proc_cpu_s(cfg->server_pid);
-    own_cpu0 = self_cpu_s();
+    srv_cpu0 = cfg->server_pid > 0 ? bench_cpu_seconds(cfg->server_pid) : -1;
+    own_cpu0 = bench_cpu_seconds(0);
     g_ctl.run_start = t_run;
     g_ctl.win_start = t_run;
     atomic_store(&g_ctl.win_end, t_run + (int64_t)(cfg->duration * 1e9));
@@ -331,8 +305,8 @@ int soak_main(void) {
     while ((up = SUM_PUB(pub_up)) < N && up > 0 && now_ns() < dl && !g_signals) bench_sleep_ms(5);
     drain_end = now_ns();
     rss_after = bench_read_rss(cfg->server_pid);
-    srv_cpu1 = proc_cpu_s(cfg->server_pid);
-    own_cpu1 = self_cpu_s();
+    srv_cpu1 = cfg->server_pid > 0 ? bench_cpu_seconds(cfg->server_pid) : -1;
+    own_cpu1 = bench_cpu_seconds(0);
   }
   atomic_store_explicit(&g_ctl.phase, PH_STOP, memory_order_release);
   bench_join(started);

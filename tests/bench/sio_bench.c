@@ -306,7 +306,7 @@ long bench_read_rss(int pid) {
 
 /* CPU time (user + system) in seconds: the process pid's, or this one's
  * (pid 0); -1 if unknown. */
-static double cpu_seconds(int pid) {
+double bench_cpu_seconds(int pid) {
   if (pid == 0) {
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
@@ -606,8 +606,8 @@ int main(int argc, char **argv) {
       if (!up_taken && now >= g_ctl.win_start) {
         up_at_win = SUM_PUB(pub_up);
         up_taken = 1;
-        cpu_srv0 = cfg->server_pid > 0 ? cpu_seconds(cfg->server_pid) : -1;
-        cpu_self0 = cpu_seconds(0);
+        cpu_srv0 = cfg->server_pid > 0 ? bench_cpu_seconds(cfg->server_pid) : -1;
+        cpu_self0 = bench_cpu_seconds(0);
       }
       if (g_signals) {
         if (now < atomic_load(&g_ctl.win_end))
@@ -619,8 +619,8 @@ int main(int argc, char **argv) {
     }
     if (!up_taken) up_at_win = SUM_PUB(pub_up);
     if (up_taken) {
-      cpu_srv1 = cfg->server_pid > 0 ? cpu_seconds(cfg->server_pid) : -1;
-      cpu_self1 = cpu_seconds(0);
+      cpu_srv1 = cfg->server_pid > 0 ? bench_cpu_seconds(cfg->server_pid) : -1;
+      cpu_self1 = bench_cpu_seconds(0);
     }
     rss_after = bench_read_rss(cfg->server_pid);
     up_at_rss = SUM_PUB(pub_up);
