@@ -26,6 +26,7 @@ extern "C" {
 #define EIO_ETOOBIG (-4004) /* message over maxPayload */
 #define EIO_EFULL (-4005)   /* the socket's send queue is over its cap */
 #define EIO_ETLS (-4006)    /* TLS set-up failed (certificate or key unreadable or invalid) */
+#define EIO_ETIMEDOUT (-4007) /* a cluster operation or acknowledgement ran out of time */
 
 const char *eio_strerror(int err);
 

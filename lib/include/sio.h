@@ -150,6 +150,14 @@ const char *sio_socket_header(const sio_socket_t *s, const char *name);
 const char *sio_socket_address(const sio_socket_t *s);
 void sio_socket_set_data(sio_socket_t *s, void *data);
 void *sio_socket_get_data(const sio_socket_t *s);
+/* socket.data: JSON the application attaches to a socket (steals; NULL
+ * clears), shown to sio_bc_fetch_sockets on every node of a cluster.
+ * sio_socket_json returns it borrowed, or NULL. */
+void sio_socket_set_json(sio_socket_t *s, json_t *data);
+json_t *sio_socket_json(const sio_socket_t *s);
+/* socket.handshake as socket.io builds it (new reference): {headers, time,
+ * address, xdomain, secure, issued, url, query, auth}. */
+json_t *sio_socket_handshake(const sio_socket_t *s);
 
 /* Rooms: every socket is in the room named by its id. */
 int sio_socket_join(sio_socket_t *s, const char *room);
@@ -206,6 +214,72 @@ void sio_bc_free(sio_broadcast_t *b);
 /* io.local: this node's sockets only, even with a cluster adapter. Returns b. */
 sio_broadcast_t *sio_bc_local(sio_broadcast_t *b);
 
+/* io.timeout(ms).emit(event, ...args, (err, responses) => ...): a broadcast
+ * whose recipients, on every node, are each asked for an acknowledgement.
+ * cb runs once: err 0 with every recipient's answer (the first argument of
+ * each, in arrival order) once all have answered, or EIO_ETIMEDOUT after
+ * timeout_ms with the answers received so far. `responses` is borrowed.
+ * A recipient that disconnects without answering is waited for until the
+ * timeout, as in socket.io. Steals args, frees b. Returns 0 (cb will run) or
+ * a negative error (cb will not). */
+typedef void (*sio_responses_cb)(int err, json_t *responses, void *data);
+int sio_bc_emit_with_ack(sio_broadcast_t *b, const char *event, json_t *args, uint32_t timeout_ms,
+                         sio_responses_cb cb, void *data);
+
+/* ---- operations on the sockets a broadcast selects, on every node ----------------
+ * As socket.io's io.in(rooms).except(rooms).fetchSockets(), socketsJoin(),
+ * socketsLeave(), disconnectSockets(): the selection is the broadcast's rooms
+ * and except (the whole namespace without rooms). Applied to this node's
+ * sockets at once and, with a cluster adapter (unless sio_bc_local), sent to
+ * the other nodes. All free b. */
+
+/* The selected sockets as a JSON array of {id, handshake, rooms, data}
+ * (socket.io's RemoteSocket, as the Redis adapter carries it: rooms start
+ * with the socket's own id; data is sio_socket_json or null). cb runs once,
+ * never inside this call: err 0 with every node's sockets, or EIO_ETIMEDOUT
+ * after 5 s with those received (socket.io rejects instead). `sockets` is
+ * borrowed. An entry's id can be targeted with sio_bc_to() wherever the
+ * socket lives. Returns 0 or a negative error (cb will not run). */
+typedef void (*sio_fetch_cb)(int err, json_t *sockets, void *data);
+int sio_bc_fetch_sockets(sio_broadcast_t *b, sio_fetch_cb cb, void *data);
+/* Every selected socket joins (leaves) `room`. Returns the number of this
+ * node's sockets affected, or a negative error. */
+int sio_bc_sockets_join(sio_broadcast_t *b, const char *room);
+int sio_bc_sockets_leave(sio_broadcast_t *b, const char *room);
+/* sio_socket_disconnect(s, close_connection) on every selected socket.
+ * Returns the number of this node's sockets disconnected. */
+int sio_bc_disconnect_sockets(sio_broadcast_t *b, int close_connection);
+
+/* ---- messages between the servers of a cluster --------------------------------
+ * io.serverSideEmit(event, ...args) and io.on(event, handler) of socket.io:
+ * events sent to the other nodes' handlers for this namespace (never to this
+ * node's own), through the cluster adapter; without one there is nobody to
+ * hear them. */
+
+typedef struct sio_server_ack sio_server_ack_t;
+/* `args` is borrowed. `ack` is non-NULL when the sender waits for an answer:
+ * answer it once with sio_server_ack(); unanswered when the handler returns,
+ * it is dropped (the sender times out on us, as with a JS handler that never
+ * calls its callback) unless sio_server_ack_keep() was called. */
+typedef void (*sio_server_event_cb)(sio_namespace_t *nsp, const char *event, json_t *args,
+                                    sio_server_ack_t *ack, void *data);
+/* One handler per event name; setting again replaces, cb NULL removes. */
+void sio_on_server_event(sio_namespace_t *nsp, const char *event, sio_server_event_cb cb, void *data);
+/* Answers with one value (steals `value`; NULL sends nothing but null). */
+int sio_server_ack(sio_server_ack_t *ack, json_t *value);
+void sio_server_ack_keep(sio_server_ack_t *ack);
+
+/* Sends to the other nodes (steals args). Returns 0, or a negative error
+ * (EIO_ECLOSED: no cluster adapter, or it could not publish: logged). */
+int sio_server_side_emit(sio_namespace_t *nsp, const char *event, json_t *args);
+/* serverSideEmitWithAck: cb runs once, never inside this call, with one
+ * answer per other node: err 0 when every node counted by the cluster
+ * answered, EIO_ETIMEDOUT after timeout_ms (0: 5000, the reference's
+ * requestsTimeout) with the answers so far. Without other nodes: 0 and [].
+ * Returns 0 or a negative error (cb will not run). */
+int sio_server_side_emit_with_ack(sio_namespace_t *nsp, const char *event, json_t *args,
+                                  uint32_t timeout_ms, sio_responses_cb cb, void *data);
+
 /* ---- cluster adapters ---------------------------------------------------------
  * As socket.io's Adapter: without one, broadcasts reach this node's sockets
  * only (the in-memory adapter, built in). With one, every broadcast is
@@ -221,10 +295,57 @@ typedef struct sio_broadcast_info {
   size_t nexcept;
 } sio_broadcast_info_t;
 
+/* A cluster operation waiting for other nodes' answers, owned by the
+ * server. The adapter learns what to ask with the sio_request_* getters,
+ * then reports: how many other nodes will answer (once known), and each
+ * answer. The server ends the request (calls the application back) once
+ * every expected node has answered, or at its deadline; just before it is
+ * freed, the on_end hook set by the adapter runs, after which the adapter
+ * must forget it. */
+typedef struct sio_request sio_request_t;
+enum {
+  SIO_REQ_FETCH_SOCKETS = 1, /* answers: sio_request_add_sockets */
+  SIO_REQ_SERVER_EMIT = 2,   /* answers: sio_request_add_answer, one per node */
+  SIO_REQ_BROADCAST_ACK = 3  /* answers: sio_request_add_clients (a node's recipient
+                                count), then sio_request_add_answer per client ack */
+};
+int sio_request_kind(const sio_request_t *r);
+/* FETCH_SOCKETS and BROADCAST_ACK: the selection (and data: [event, ...args]);
+ * SERVER_EMIT: nsp and data only. Borrowed, valid until on_end. */
+const sio_broadcast_info_t *sio_request_info(const sio_request_t *r);
+uint32_t sio_request_timeout_ms(const sio_request_t *r);
+/* n other nodes will answer (FETCH/SERVER_EMIT: each once; BROADCAST_ACK:
+ * each with a client count). Until this is called, the request waits. */
+void sio_request_expect_nodes(sio_request_t *r, size_t n);
+/* One node's answer: the array of its sockets (borrowed; elements copied). */
+void sio_request_add_sockets(sio_request_t *r, const json_t *sockets);
+/* SERVER_EMIT: one node's answer; BROADCAST_ACK: one client's. Borrowed. */
+void sio_request_add_answer(sio_request_t *r, const json_t *value);
+void sio_request_add_clients(sio_request_t *r, size_t clients);
+void sio_request_on_end(sio_request_t *r, void (*fn)(sio_request_t *r, void *arg), void *arg);
+
+/* socketsJoin / socketsLeave / disconnectSockets, for sockets_op. */
+enum { SIO_OP_JOIN = 1, SIO_OP_LEAVE = 2, SIO_OP_DISCONNECT = 3 };
+
 typedef struct sio_adapter {
   /* A broadcast made on this node (already delivered locally). Everything
    * in `bc` is borrowed for the call. */
   void (*broadcast)(struct sio_adapter *a, const sio_broadcast_info_t *bc);
+  /* The optional members below may be NULL: the operation then stays on
+   * this node. */
+  /* A namespace exists on this node: called for every namespace when the
+   * adapter is installed, and for each one created later. */
+  void (*namespace_added)(struct sio_adapter *a, const char *nsp);
+  /* socketsJoin/Leave (room set) or disconnectSockets (close set) made on
+   * this node, already applied here: forward it. */
+  void (*sockets_op)(struct sio_adapter *a, int op, const sio_broadcast_info_t *sel, const char *room,
+                     int close);
+  /* A request made on this node (its local part done). Return 0 and report
+   * through the request, or a negative error: the request then ends with
+   * this node's part alone. Never end the request inside this call. */
+  int (*request)(struct sio_adapter *a, sio_request_t *r);
+  /* io.serverSideEmit without an acknowledgement. Return 0 or an error. */
+  int (*server_emit)(struct sio_adapter *a, const char *nsp, const json_t *data);
   void *data;
 } sio_adapter_t;
 
@@ -236,14 +357,44 @@ void sio_server_set_adapter(sio_server_t *srv, sio_adapter_t *adapter);
  * nobody). Returns the number of recipients or a negative error. */
 int sio_adapter_deliver(sio_server_t *srv, const sio_broadcast_info_t *bc);
 
+/* Operations other nodes ask for, applied to this node's sockets only. */
+/* fetchSockets: a new JSON array of {id, handshake, rooms, data}. */
+json_t *sio_adapter_fetch_sockets(sio_server_t *srv, const sio_broadcast_info_t *sel);
+/* The ids of the sockets in any of sel's rooms (all when none): a new array. */
+json_t *sio_adapter_socket_ids(sio_server_t *srv, const sio_broadcast_info_t *sel);
+/* Every room of the namespace, sockets' own-id rooms included: a new array. */
+json_t *sio_adapter_all_rooms(sio_server_t *srv, const char *nsp);
+/* socketsJoin/Leave/disconnectSockets; returns the sockets affected. */
+int sio_adapter_sockets_op(sio_server_t *srv, int op, const sio_broadcast_info_t *sel, const char *room,
+                           int close);
+/* A server-side event (data: [event, ...args]) for this node's handler.
+ * With reply non-NULL, the handler gets an ack that calls reply(value, arg)
+ * once when answered; done(arg) runs once the ack is answered or dropped
+ * (reply, if at all, before it). Returns 1 if a handler ran, 0 if none. */
+int sio_adapter_server_event(sio_server_t *srv, const char *nsp, const json_t *data,
+                             void (*reply)(const json_t *value, void *arg), void (*done)(void *arg),
+                             void *arg);
+/* A broadcast with acknowledgements asked by another node: delivered here
+ * with one ack id; clients(n, arg) runs at once with the recipients here,
+ * answer(value, arg) for each acknowledgement (its first argument), and
+ * done(arg) once every recipient has answered, left or run out of
+ * timeout_ms. Returns 0 (the callbacks will run) or a negative error. */
+int sio_adapter_broadcast_with_ack(sio_server_t *srv, const sio_broadcast_info_t *bc, uint32_t timeout_ms,
+                                   void (*clients)(size_t n, void *arg),
+                                   void (*answer)(const json_t *value, void *arg), void (*done)(void *arg),
+                                   void *arg);
+
 /* The Redis adapter, wire-compatible with @socket.io/redis-adapter v8, so
  * sio nodes and Node.js socket.io nodes share broadcasts through one Redis:
  * io.emit, to(room), except, socket.broadcast reach the clients of every
  * node. url: redis://HOST[:PORT][/DB]. It installs itself on srv, connects
  * in the background and reconnects with backoff; while Redis is away,
  * broadcasts reach this node's clients only, and what could not be
- * published is logged and counted (stats). Not yet: fetchSockets,
- * socketsJoin/Leave, disconnectSockets, serverSideEmit across nodes.
+ * published is logged and counted (stats). fetchSockets, socketsJoin/Leave,
+ * disconnectSockets, serverSideEmit and broadcasts with acks work across
+ * nodes through the request/response channels; the number of nodes is
+ * Redis' count of subscribers to the namespace's request channel (PUBSUB
+ * NUMSUB), and requests give up after 5 s.
  * Returns 0, EIO_EINVAL (bad URL: logged) or EIO_ENOMEM. */
 typedef struct sio_redis_adapter sio_redis_adapter_t;
 typedef struct sio_redis_adapter_stats {
@@ -253,6 +404,11 @@ typedef struct sio_redis_adapter_stats {
   uint64_t received;       /* broadcasts from other nodes */
   uint64_t deliveries;     /* ... and the local sockets they reached */
   uint64_t invalid;        /* undecodable messages ignored */
+  uint64_t requests_sent;      /* requests to the other nodes (fetchSockets, socketsJoin...) */
+  uint64_t requests_failed;    /* ... that could not be published: local part only */
+  uint64_t requests_received;  /* other nodes' requests handled */
+  uint64_t responses_sent;     /* answers to them published */
+  uint64_t responses_received; /* answers to our requests */
   uint64_t reconnects;
   int connected;           /* both Redis links up, subscriptions confirmed */
 } sio_redis_adapter_stats_t;

@@ -5,52 +5,11 @@
 // leaves its sender out everywhere; a Redis restart is survived.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
-import net from "node:net";
 import { io } from "socket.io-client";
 import { startServer, withTimeout, eventually, once } from "./lib/server.mjs";
+import { haveRedis, freePort, startRedis } from "./lib/redis.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function haveRedis() {
-  try {
-    execFileSync("redis-server", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function freePort() {
-  const srv = net.createServer();
-  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-// A throwaway redis-server on `port` (no persistence).
-async function startRedis(port) {
-  const proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "",
-    "--appendonly", "no"], { stdio: "ignore" });
-  await eventually(async () => {
-    const s = net.connect(port, "127.0.0.1");
-    const ok = await new Promise((r) => {
-      s.once("connect", () => r(true));
-      s.once("error", () => r(false));
-    });
-    s.destroy();
-    return ok;
-  }, 5000, "redis-server up");
-  return {
-    proc,
-    async stop() {
-      const exited = once(proc, "exit");
-      proc.kill("SIGKILL");
-      await exited;
-    },
-  };
-}
 
 const skip = haveRedis() ? false : "redis-server is not installed";
 

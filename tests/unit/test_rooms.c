@@ -143,7 +143,7 @@ int main(void) {
 
   /* A cluster adapter: every broadcast is delivered here, then handed over
    * with its rooms and except lists; io.local ones are not. */
-  sio_adapter_t adapter = {record_broadcast, NULL};
+  sio_adapter_t adapter = {.broadcast = record_broadcast};
   sio_server_set_adapter(&srv, &adapter);
   forwarded = 0;
   is_int(run(sio_bc_except(sio_bc_to(sio_bc_to(sio_bc_new(&nsp), "a"), "b"), "c"), &count), 0x0f,

@@ -37,6 +37,7 @@ const char *eio_strerror(int err) {
   case EIO_ETOOBIG: return "message larger than maxPayload";
   case EIO_EFULL: return "send queue full";
   case EIO_ETLS: return "TLS set-up failed";
+  case EIO_ETIMEDOUT: return "operation has timed out";
   default: return err < 0 && err > -4000 ? uv_strerror(err) : "unknown error";
   }
 }

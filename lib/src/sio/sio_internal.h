@@ -19,6 +19,12 @@ typedef struct sio__handler {
   void *data;
 } sio__handler;
 
+typedef struct sio__sv_handler {
+  char *event;
+  sio_server_event_cb cb;
+  void *data;
+} sio__sv_handler;
+
 typedef struct sio__middleware {
   sio_middleware_cb cb;
   void *data;
@@ -29,6 +35,7 @@ struct sio_server {
   sio_options_t opts;
   sio__hmap nsps;          /* name → sio_namespace */
   sio_adapter_t *adapter;  /* NULL: in-memory only */
+  sio_request_t *requests; /* cluster operations in flight (sio_cluster.c) */
   sio__tq q_connect;       /* clients that have not joined a namespace yet */
   int closing;
   uint64_t invalid_namespace, protocol_errors, connect_timeouts; /* sio_stats_t */
@@ -48,6 +55,8 @@ struct sio_namespace {
   void *on_disconnect_data;
   sio__handler *handlers;
   size_t nhandlers;
+  sio__sv_handler *sv_handlers; /* server-side events (sio_on_server_event) */
+  size_t nsv_handlers;
   sio__middleware *mws;
   size_t nmws;
   int64_t next_ack_id;     /* server→client ack ids: one counter per namespace */
@@ -101,6 +110,8 @@ struct sio_socket {
   sio__pending_ack *acks;  /* server→client acks awaiting the client */
   sio_ack_t *kept;         /* client→server acks the app kept for later */
   void *data;
+  json_t *jdata;           /* socket.data (sio_socket_set_json), owned */
+  double issued_ms;        /* creation time, ms since the epoch (handshake.issued) */
   uint32_t sent_epoch, except_epoch;
   char *refuse_message;    /* set by a refusing middleware */
   json_t *refuse_data;
@@ -129,8 +140,31 @@ void sio__socket_onpacket(sio_socket_t *s, sio__packet *p);
 int sio__reserved_event(const char *event);
 /* [event, ...args] as a new array (args stolen; NULL = none). */
 json_t *sio__event_array(const char *event, json_t *args);
+/* Registers a pending acknowledgement `id` on s (the packet carrying it is
+ * sent by the caller): cb hears the client's answer, or NULL on timeout
+ * (timeout_ms, 0: none) or disconnection. Returns 0 or EIO_ENOMEM. */
+int sio__socket_expect_ack(sio_socket_t *s, int64_t id, uint32_t timeout_ms, sio_ack_cb cb, void *data);
 
 /* sio_rooms.c */
 void sio__rooms_leave_all(sio_socket_t *s);
+/* This node's connected sockets in any of `rooms` (all of nsp when none)
+ * minus those in `except`, each once: *out is a malloc'd array (NULL when
+ * empty). Returns the count, or -1 when out of memory. */
+ptrdiff_t sio__select(sio_namespace_t *nsp, const char *const *rooms, size_t nrooms,
+                      const char *const *except, size_t nexcept, sio_socket_t ***out);
+/* Encodes data ([event, ...args]) once as an EVENT with ack id `id` (-1:
+ * none) and sends it to the selection; on_sent(s, arg), if set, runs for
+ * each recipient. Returns the recipients or a negative error. */
+int sio__deliver(sio_namespace_t *nsp, const json_t *data, const char *const *rooms, size_t nrooms,
+                 const char *const *except, size_t nexcept, int64_t id,
+                 void (*on_sent)(sio_socket_t *s, void *arg), void *arg);
+/* The socket's rooms as socket.io lists them: its own id, then its rooms in
+ * the order joined. A new array. */
+json_t *sio__socket_rooms(const sio_socket_t *s);
+/* Every room name of nsp: explicit rooms and every socket's own id. */
+json_t *sio__all_rooms(sio_namespace_t *nsp);
+/* sio_request_t of sio_cluster.c */
+/* Ends every request in flight with EIO_ECLOSED (server closing). */
+void sio__requests_abort(sio_server_t *srv);
 
 #endif

@@ -123,13 +123,17 @@ typedef struct bc_packet {
   sio__rbuf **atts;
   size_t natts;
   int sent;
+  void (*on_sent)(sio_socket_t *s, void *arg); /* broadcasts with acks; also selection */
+  void *arg;
+  int select_only;         /* sio__select: collect, send nothing */
 } bc_packet;
 
 static void bc_send(sio_socket_t *s, bc_packet *p, uint32_t epoch) {
   if (!s->connected || s->sent_epoch == epoch || s->except_epoch == epoch) return;
   s->sent_epoch = epoch;
-  sio__client_send(s->client, p->text, p->atts, p->natts);
+  if (!p->select_only) sio__client_send(s->client, p->text, p->atts, p->natts);
   p->sent++;
+  if (p->on_sent) p->on_sent(s, p->arg);
 }
 
 static void bc_room(sio_namespace_t *nsp, const char *name, bc_packet *p, uint32_t epoch) {
@@ -179,23 +183,90 @@ void sio_bc_free(sio_broadcast_t *b) {
   free(b);
 }
 
-/* Encodes `data` once and sends it to this node's sockets in `rooms` (all
- * of nsp when none) minus `except`. Returns recipients or a negative error. */
-static int deliver_local(sio_namespace_t *nsp, const json_t *data, const char *const *rooms, size_t nrooms,
-                         const char *const *except, size_t nexcept) {
-  bc_packet p = {0};
-  if (sio__packet_encode(SIO__PKT_EVENT, nsp->name, -1, data, &p.text, &p.atts, &p.natts) != 0)
-    return EIO_ENOMEM;
+/* Walks this node's sockets in `rooms` (all of nsp when none) minus
+ * `except`, each once, through bc_send. */
+static void bc_walk(sio_namespace_t *nsp, const char *const *rooms, size_t nrooms, const char *const *except,
+                    size_t nexcept, bc_packet *p) {
   uint32_t epoch = ++nsp->epoch;
   if (epoch == 0) epoch = ++nsp->epoch; /* 0 is every socket's initial mark */
   for (size_t i = 0; i < nexcept; i++) mark_except(nsp, except[i], epoch);
   if (nrooms == 0) {
     uint32_t it;
     for (sio__hmap_node *n = sio__hmap_first(&nsp->sockets, &it); n; n = sio__hmap_next(&nsp->sockets, n, &it))
-      bc_send(sio__container_of(n, sio_socket_t, node), &p, epoch);
+      bc_send(sio__container_of(n, sio_socket_t, node), p, epoch);
   } else {
-    for (size_t i = 0; i < nrooms; i++) bc_room(nsp, rooms[i], &p, epoch);
+    for (size_t i = 0; i < nrooms; i++) bc_room(nsp, rooms[i], p, epoch);
   }
+}
+
+typedef struct select_acc {
+  sio_socket_t **v;
+  size_t n, cap;
+  int oom;
+} select_acc;
+
+static void select_push(sio_socket_t *s, void *arg) {
+  select_acc *a = arg;
+  if (a->n == a->cap) {
+    size_t cap = a->cap ? a->cap * 2 : 16;
+    sio_socket_t **v = realloc(a->v, cap * sizeof *v);
+    if (!v) {
+      a->oom = 1;
+      return;
+    }
+    a->v = v;
+    a->cap = cap;
+  }
+  a->v[a->n++] = s;
+}
+
+ptrdiff_t sio__select(sio_namespace_t *nsp, const char *const *rooms, size_t nrooms,
+                      const char *const *except, size_t nexcept, sio_socket_t ***out) {
+  select_acc acc = {0};
+  bc_packet p = {.on_sent = select_push, .arg = &acc, .select_only = 1};
+  bc_walk(nsp, rooms, nrooms, except, nexcept, &p);
+  if (acc.oom) {
+    free(acc.v);
+    *out = NULL;
+    return -1;
+  }
+  *out = acc.v;
+  return (ptrdiff_t)acc.n;
+}
+
+json_t *sio__socket_rooms(const sio_socket_t *s) {
+  json_t *a = json_array();
+  if (!a) return NULL;
+  json_array_append_new(a, json_string(s->id));
+  /* The socket's list is newest first. */
+  size_t n = 0;
+  for (sio__member *m = s->rooms; m; m = m->snext) n++;
+  for (size_t k = n; k > 0; k--) {
+    sio__member *m = s->rooms;
+    for (size_t i = 1; i < k; i++) m = m->snext;
+    json_array_append_new(a, json_string(m->room->name));
+  }
+  return a;
+}
+
+json_t *sio__all_rooms(sio_namespace_t *nsp) {
+  json_t *a = json_array();
+  if (!a) return NULL;
+  uint32_t it;
+  for (sio__hmap_node *n = sio__hmap_first(&nsp->rooms, &it); n; n = sio__hmap_next(&nsp->rooms, n, &it))
+    json_array_append_new(a, json_string(sio__container_of(n, sio__room, node)->name));
+  for (sio__hmap_node *n = sio__hmap_first(&nsp->sockets, &it); n; n = sio__hmap_next(&nsp->sockets, n, &it))
+    json_array_append_new(a, json_string(sio__container_of(n, sio_socket_t, node)->id));
+  return a;
+}
+
+int sio__deliver(sio_namespace_t *nsp, const json_t *data, const char *const *rooms, size_t nrooms,
+                 const char *const *except, size_t nexcept, int64_t id,
+                 void (*on_sent)(sio_socket_t *s, void *arg), void *arg) {
+  bc_packet p = {.on_sent = on_sent, .arg = arg};
+  if (sio__packet_encode(SIO__PKT_EVENT, nsp->name, id, data, &p.text, &p.atts, &p.natts) != 0)
+    return EIO_ENOMEM;
+  bc_walk(nsp, rooms, nrooms, except, nexcept, &p);
   nsp->stats.broadcasts++;
   nsp->stats.broadcast_deliveries += (uint64_t)p.sent;
   nsp->stats.events_out += (uint64_t)p.sent;
@@ -218,7 +289,7 @@ int sio_bc_emit(sio_broadcast_t *b, const char *event, json_t *args) {
   }
   json_t *data = sio__event_array(event, args);
   const char *const *rooms = (const char *const *)b->rooms, *const *except = (const char *const *)b->except;
-  int r = data ? deliver_local(nsp, data, rooms, b->nrooms, except, b->nexcept) : EIO_ENOMEM;
+  int r = data ? sio__deliver(nsp, data, rooms, b->nrooms, except, b->nexcept, -1, NULL, NULL) : EIO_ENOMEM;
   sio_adapter_t *a = nsp->srv->adapter;
   if (r >= 0 && a && !b->local) {
     sio_broadcast_info_t info = {nsp->name, data, rooms, b->nrooms, except, b->nexcept};
@@ -234,7 +305,13 @@ sio_broadcast_t *sio_bc_local(sio_broadcast_t *b) {
   return b;
 }
 
-void sio_server_set_adapter(sio_server_t *srv, sio_adapter_t *adapter) { srv->adapter = adapter; }
+void sio_server_set_adapter(sio_server_t *srv, sio_adapter_t *adapter) {
+  srv->adapter = adapter;
+  if (!adapter || !adapter->namespace_added) return;
+  uint32_t it;
+  for (sio__hmap_node *n = sio__hmap_first(&srv->nsps, &it); n; n = sio__hmap_next(&srv->nsps, n, &it))
+    adapter->namespace_added(adapter, sio__container_of(n, sio_namespace_t, node)->name);
+}
 
 int sio_adapter_deliver(sio_server_t *srv, const sio_broadcast_info_t *bc) {
   const json_t *data = bc->data;
@@ -243,8 +320,8 @@ int sio_adapter_deliver(sio_server_t *srv, const sio_broadcast_info_t *bc) {
   if (!json_is_array(data) || !event || sio__reserved_event(event)) return EIO_EINVAL;
   sio__hmap_node *n = sio__hmap_get(&srv->nsps, bc->nsp, strlen(bc->nsp));
   if (!n) return 0;
-  return deliver_local(sio__container_of(n, sio_namespace_t, node), data, bc->rooms, bc->nrooms, bc->except,
-                       bc->nexcept);
+  return sio__deliver(sio__container_of(n, sio_namespace_t, node), data, bc->rooms, bc->nrooms, bc->except,
+                      bc->nexcept, -1, NULL, NULL);
 }
 
 int sio_emit_all(sio_namespace_t *nsp, const char *event, json_t *args) {

@@ -307,6 +307,8 @@ void sio_server_stats(const sio_server_t *srv, sio_stats_t *out) {
 static void namespace_free(sio_namespace_t *nsp) {
   for (size_t i = 0; i < nsp->nhandlers; i++) free(nsp->handlers[i].event);
   free(nsp->handlers);
+  for (size_t i = 0; i < nsp->nsv_handlers; i++) free(nsp->sv_handlers[i].event);
+  free(nsp->sv_handlers);
   free(nsp->mws);
   sio__hmap_free(&nsp->sockets);
   sio__hmap_free(&nsp->rooms);
@@ -340,6 +342,7 @@ void sio_server_close(sio_server_t *srv, void (*on_closed)(void *arg), void *arg
   srv->closing = 1;
   srv->on_closed = on_closed;
   srv->on_closed_arg = arg;
+  sio__requests_abort(srv);
   /* Engine.IO closes every session (reason "server shutdown" → each socket
    * hears "server shutting down"), then the listener. */
   srv->q_connect.timer.data = &srv->q_connect;
@@ -383,6 +386,7 @@ sio_namespace_t *sio_of(sio_server_t *srv, const char *name) {
     free(nsp);
     return NULL;
   }
+  if (srv->adapter && srv->adapter->namespace_added) srv->adapter->namespace_added(srv->adapter, nsp->name);
   return nsp;
 }
 

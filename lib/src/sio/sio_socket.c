@@ -42,11 +42,14 @@ sio_socket_t *sio__socket_new(sio_namespace_t *nsp, sio__client *c, json_t *auth
   s->nsp = nsp;
   s->client = c;
   s->auth = auth;
+  uv_timeval64_t tv;
+  if (uv_gettimeofday(&tv) == 0) s->issued_ms = (double)tv.tv_sec * 1000.0 + (double)(tv.tv_usec / 1000);
   return s;
 }
 
 void sio__socket_free(sio_socket_t *s) {
   json_decref(s->auth);
+  json_decref(s->jdata);
   json_decref(s->refuse_data);
   free(s->refuse_message);
   free(s);
@@ -271,27 +274,13 @@ static int emit(sio_socket_t *s, const char *event, json_t *args, int64_t id) {
 
 int sio_emit(sio_socket_t *s, const char *event, json_t *args) { return emit(s, event, args, -1); }
 
-int sio_emit_with_ack(sio_socket_t *s, const char *event, json_t *args, uint32_t timeout_ms,
-                      sio_ack_cb cb, void *data) {
-  if (!cb) return emit(s, event, args, -1);
-  if (!s->connected) {
-    json_decref(args);
-    return EIO_ECLOSED;
-  }
+int sio__socket_expect_ack(sio_socket_t *s, int64_t id, uint32_t timeout_ms, sio_ack_cb cb, void *data) {
   sio__pending_ack *a = calloc(1, sizeof *a);
-  if (!a) {
-    json_decref(args);
-    return EIO_ENOMEM;
-  }
-  a->id = s->nsp->next_ack_id++;
+  if (!a) return EIO_ENOMEM;
+  a->id = id;
   a->cb = cb;
   a->data = data;
   a->sock = s;
-  int r = emit(s, event, args, a->id);
-  if (r != 0) {
-    free(a);
-    return r;
-  }
   if (timeout_ms) {
     /* Rare compared to plain emits, so a timer each is acceptable here. */
     a->timer = malloc(sizeof *a->timer);
@@ -306,6 +295,18 @@ int sio_emit_with_ack(sio_socket_t *s, const char *event, json_t *args, uint32_t
   return 0;
 }
 
+int sio_emit_with_ack(sio_socket_t *s, const char *event, json_t *args, uint32_t timeout_ms,
+                      sio_ack_cb cb, void *data) {
+  if (!cb) return emit(s, event, args, -1);
+  if (!s->connected) {
+    json_decref(args);
+    return EIO_ECLOSED;
+  }
+  int64_t id = s->nsp->next_ack_id++;
+  int r = emit(s, event, args, id);
+  return r != 0 ? r : sio__socket_expect_ack(s, id, timeout_ms, cb, data);
+}
+
 /* ---- accessors ------------------------------------------------------------------------------ */
 
 const char *sio_socket_id(const sio_socket_t *s) { return s->id; }
@@ -313,6 +314,11 @@ sio_namespace_t *sio_socket_namespace(const sio_socket_t *s) { return s->nsp; }
 int sio_socket_connected(const sio_socket_t *s) { return s->connected; }
 json_t *sio_socket_auth(const sio_socket_t *s) { return s->auth; }
 void sio_socket_set_data(sio_socket_t *s, void *data) { s->data = data; }
+void sio_socket_set_json(sio_socket_t *s, json_t *data) {
+  json_decref(s->jdata);
+  s->jdata = data;
+}
+json_t *sio_socket_json(const sio_socket_t *s) { return s->jdata; }
 void *sio_socket_get_data(const sio_socket_t *s) { return s->data; }
 
 eio_transport_t sio_socket_transport(const sio_socket_t *s) {

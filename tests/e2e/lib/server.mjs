@@ -110,15 +110,15 @@ export function withTimeout(promise, ms, what) {
   ]).finally(() => clearTimeout(t));
 }
 
-// Resolves once `predicate()` is truthy (checked every 10 ms), or rejects
-// after `ms` naming `what`.
+// Resolves once `predicate()` is truthy (checked every 10 ms; a promise it
+// returns is awaited), or rejects after `ms` naming `what`.
 export function eventually(predicate, ms, what) {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
-    const check = () => {
+    const check = async () => {
       let v;
       try {
-        v = predicate();
+        v = await predicate();
       } catch (err) {
         return reject(err);
       }

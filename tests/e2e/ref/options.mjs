@@ -23,6 +23,7 @@ export function parseArgs(argv, defaults = {}) {
     "--tls-cert": ["tlsCert", String],
     "--tls-key": ["tlsKey", String],
     "--redis": ["redis", String],
+    "--name": ["name", String],
   };
   for (let i = 0; i < argv.length; i++) {
     const spec = names[argv[i]];
