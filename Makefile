@@ -7,8 +7,9 @@ APT_PACKAGES := build-essential pkg-config meson ninja-build libuv1-dev libjanss
 # Headless browser tests drive Debian's Chromium (never a downloaded one);
 # clang builds the fuzz targets with libFuzzer; valgrind checks the servers
 # for leaks and memory errors in the churn tests; openssl makes throwaway
-# certificates for the TLS tests; redis-server backs the Redis client's tests.
-TEST_APT_PACKAGES := chromium clang libclang-rt-14-dev valgrind openssl redis-server
+# certificates for the TLS tests; redis-server backs the Redis adapter's
+# tests; nginx runs docs/nginx/sio.conf in front of two nodes (sticky sessions).
+TEST_APT_PACKAGES := chromium clang libclang-rt-14-dev valgrind openssl redis-server nginx
 # Node.js 20 comes with the machine; Debian's own (18) only if none is there.
 NODE_PACKAGES := $(if $(shell command -v node),,nodejs npm)
 BUILD := build

@@ -20,6 +20,17 @@ export async function freePort() {
   return port;
 }
 
+// Whether something accepts TCP connections on 127.0.0.1:`port`.
+export async function portOpen(port) {
+  const s = net.connect(port, "127.0.0.1");
+  const ok = await new Promise((r) => {
+    s.once("connect", () => r(true));
+    s.once("error", () => r(false));
+  });
+  s.destroy();
+  return ok;
+}
+
 // redis-server on 127.0.0.1:`port` (no persistence), resolved once it
 // accepts connections. stop() kills it (SIGKILL: a crash, as far as its
 // clients can tell) and waits for its exit.
@@ -27,15 +38,7 @@ export async function startRedis(port) {
   const proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "",
     "--appendonly", "no"], { stdio: "ignore" });
   const exited = once(proc, "exit");
-  await eventually(async () => {
-    const s = net.connect(port, "127.0.0.1");
-    const ok = await new Promise((r) => {
-      s.once("connect", () => r(true));
-      s.once("error", () => r(false));
-    });
-    s.destroy();
-    return ok;
-  }, 5000, `redis-server up on port ${port}`);
+  await eventually(() => portOpen(port), 5000, `redis-server up on port ${port}`);
   return {
     proc,
     port,
