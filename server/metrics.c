@@ -77,6 +77,48 @@ static uint64_t resident_bytes(void) {
   return getrusage(RUSAGE_SELF, &ru) == 0 ? (uint64_t)ru.ru_maxrss * 1024 : 0;
 }
 
+/* The Redis adapter's counters (sio-chat --redis). One row per field of
+ * sio_redis_adapter_stats_t: a field added there is one row here (a counter
+ * in `counters`, named sio_redis_<what>_total; a gauge next to `connected`). */
+static void render_redis(const sio_redis_adapter_t *a, text *t) {
+  sio_redis_adapter_stats_t rs;
+  sio_redis_adapter_stats(a, &rs);
+  const struct {
+    const char *name, *help;
+    uint64_t v;
+  } counters[] = {
+      {"sio_redis_published_total", "Broadcasts handed to Redis (PUBLISH queued on a live link).",
+       rs.published},
+      {"sio_redis_publish_failed_total",
+       "Broadcasts not published (Redis down, encoding error): they reached this node's clients only.",
+       rs.publish_failed},
+      {"sio_redis_publish_lost_total",
+       "Broadcasts handed to Redis whose link died before Redis acknowledged them.", rs.publish_lost},
+      {"sio_redis_received_total", "Broadcasts received from other nodes through Redis.", rs.received},
+      {"sio_redis_deliveries_total", "Sockets of this node reached by broadcasts from other nodes.",
+       rs.deliveries},
+      {"sio_redis_invalid_total", "Messages from Redis that could not be decoded (ignored).", rs.invalid},
+      {"sio_redis_reconnects_total", "Redis links re-established after a loss or a failed attempt.",
+       rs.reconnects},
+      {"sio_redis_requests_sent_total",
+       "Requests sent to the other nodes (fetchSockets, socketsJoin/Leave, disconnectSockets, serverSideEmit, "
+       "broadcasts with acks).",
+       rs.requests_sent},
+      {"sio_redis_requests_failed_total", "Requests that could not be published: only this node's part was done.",
+       rs.requests_failed},
+      {"sio_redis_requests_received_total", "Requests from other nodes handled.", rs.requests_received},
+      {"sio_redis_responses_sent_total", "Answers to other nodes' requests published.", rs.responses_sent},
+      {"sio_redis_responses_received_total", "Answers to this node's requests received.", rs.responses_received},
+  };
+  for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
+    family(t, counters[i].name, "counter", counters[i].help);
+    sample(t, counters[i].name, counters[i].v);
+  }
+  family(t, "sio_redis_connected", "gauge",
+         "1 while both Redis links are up and the subscriptions confirmed, else 0.");
+  sample(t, "sio_redis_connected", rs.connected ? 1 : 0);
+}
+
 static void render(chat_metrics *m, text *t) {
   sio_stats_t st;
   sio_namespace_stats_t ns;
@@ -167,6 +209,9 @@ static void render(chat_metrics *m, text *t) {
          "TLS failures by kind: failed handshakes and other TLS errors, plain HTTP sent to the TLS port.");
   sample1(t, "sio_tls_errors_total", "kind", "tls", e->tls_errors);
   sample1(t, "sio_tls_errors_total", "kind", "plain_http", e->tls_plain_http);
+
+  /* Scale-out (--redis): nothing without it. */
+  if (m->redis) render_redis(m->redis, t);
 
   /* The application and the process. */
   family(t, "sio_chat_messages_total", "counter", "Chat lines relayed by sio-chat.");

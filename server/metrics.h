@@ -1,6 +1,7 @@
 /* metrics.h: sio-chat's /healthz and /metrics answers. /metrics renders the
  * library's counters (sio_server_stats) in the Prometheus text exposition
- * format 0.0.4, plus the process's resident memory and uptime. */
+ * format 0.0.4, plus the process's resident memory and uptime, and with
+ * --redis the Redis adapter's counters (sio_redis_adapter_stats). */
 #ifndef SIO_CHAT_METRICS_H
 #define SIO_CHAT_METRICS_H
 
@@ -14,6 +15,7 @@ typedef struct chat_metrics {
   uint64_t start_ms;       /* uv_hrtime() / 1e6 at start */
   uint64_t start_unix_ms;  /* wall clock at start */
   uint64_t chat_lines;     /* chat messages relayed (sio-chat's own counter) */
+  sio_redis_adapter_t *redis; /* --redis: its sio_redis_* series; NULL: none (and once closed) */
   int draining;
 } chat_metrics;
 

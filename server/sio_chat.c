@@ -5,7 +5,8 @@
  * does, the stock socket.io-client browser bundle under /socket.io/.
  *
  * For production: every option also has an environment form (options.c),
- * GET /healthz and GET /metrics (Prometheus) are answered (metrics.c), and
+ * GET /healthz and GET /metrics (Prometheus; with --redis also the Redis
+ * adapter's counters) are answered (metrics.c), and
  * SIGTERM/SIGINT drain the server (sessions closed properly, clients
  * reconnect elsewhere) before it exits within --drain-timeout.
  *
@@ -164,6 +165,7 @@ static void drain_finish(chat_t *chat, const char *why) {
   uv_timer_stop(&chat->drain_deadline);
   eio_server_t *e = sio_server_engine(chat->srv);
   if (chat->redis) {
+    chat->metrics.redis = NULL; /* freed once closed: /metrics stops showing it */
     sio_redis_adapter_close(chat->redis, NULL, NULL);
     chat->redis = NULL;
   }
@@ -284,8 +286,11 @@ int main(int argc, char **argv) {
   }
   struct timeval tv;
   gettimeofday(&tv, NULL);
-  chat.metrics = (chat_metrics){chat.srv, chat.nsp, now_ms(),
-                                (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000, 0, 0};
+  chat.metrics = (chat_metrics){.srv = chat.srv,
+                                .nsp = chat.nsp,
+                                .start_ms = now_ms(),
+                                .start_unix_ms = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000,
+                                .redis = chat.redis};
   uv_signal_init(chat.loop, &chat.sig_int);
   uv_signal_init(chat.loop, &chat.sig_term);
   uv_timer_init(chat.loop, &chat.drain_poll);

@@ -91,26 +91,125 @@ describe("Redis adapter: sio and Node.js nodes in one cluster", { skip }, () => 
     }
   });
 
-  test("a Redis restart: nodes reconnect and broadcasts flow again", { timeout: 40000 }, async () => {
-    await redis.stop();
-    await eventually(() => /lost Redis/.test(nodes.sio1.stderr), 5000, "sio node notices the loss");
-    redis = await startRedis(redisPort);
-    // sio nodes log their recovery; the Node node's client reconnects on its own.
-    await eventually(() => (nodes.sio1.stderr.match(/adapter \w+ connected/g) ?? []).length >= 2 &&
-      (nodes.sio2.stderr.match(/adapter \w+ connected/g) ?? []).length >= 2, 15000, "sio nodes back on Redis");
-    await sleep(1500); // node-redis' own reconnection
-    const cs = await clients();
+  test("/metrics: the Redis adapter's counters follow the traffic", { timeout: 20000 }, async () => {
+    const families = ["published", "publish_failed", "publish_lost", "received", "deliveries", "invalid",
+      "reconnects", "requests_sent", "requests_failed", "requests_received", "responses_sent",
+      "responses_received"].map((f) => [`sio_redis_${f}_total`, "counter"]).concat([["sio_redis_connected", "gauge"]]);
+    const scrape = async (n) => {
+      const text = await (await fetch(`${n.url}/metrics`)).text();
+      const m = new Map([...text.matchAll(/^(sio_redis_\w+) (\S+)$/gm)].map(([, k, v]) => [k, Number(v)]));
+      return { text, get: (k) => (assert.ok(m.has(k), `no ${k}`), m.get(k)) };
+    };
+    for (const n of [nodes.sio1, nodes.sio2]) {
+      const { text, get } = await scrape(n);
+      for (const [f, type] of families) {
+        assert.match(text, new RegExp(`^# TYPE ${f} ${type}$`, "m"), `TYPE ${f}`);
+        get(f);
+      }
+      assert.equal(get("sio_redis_connected"), 1);
+    }
+    // A sender on sio1, a receiver on sio2: every line crosses Redis.
+    const tx = io(nodes.sio1.url, { transports: ["websocket"], reconnection: false, forceNew: true });
+    const rx = io(nodes.sio2.url, { transports: ["websocket"], reconnection: false, forceNew: true });
+    rx.lines = [];
+    rx.on("message", (l) => rx.lines.push(l));
     try {
-      for (const c of cs) c.lines.length = 0;
-      for (const c of cs) c.emit("message", `${c.label} after restart`);
-      await eventually(() => cs.every((c) => c.lines.length >= cs.length), 10000,
-        `every line after the restart (${cs.map((c) => `${c.label}:${c.lines.length}`).join(" ")})`);
-      await sleep(200);
-      for (const c of cs) assert.equal(c.lines.length, cs.length, c.label);
+      await Promise.all([tx, rx].map((c) => withTimeout(once(c, "connect"), 5000, "connect")));
+      await sleep(300);
+      const [b1, b2] = [await scrape(nodes.sio1), await scrape(nodes.sio2)];
+      const N = 5;
+      for (let i = 0; i < N; i++) tx.emit("message", `metrics #${i}`);
+      await eventually(() => rx.lines.filter((l) => l.startsWith(`${tx.id}: metrics #`)).length === N, 5000,
+        `${N} lines on sio2`);
+      const [a1, a2] = [await scrape(nodes.sio1), await scrape(nodes.sio2)];
+      const d = (a, b, f) => a.get(f) - b.get(f);
+      assert.equal(d(a1, b1, "sio_redis_published_total"), N, "sio1 published each line");
+      assert.equal(d(a2, b2, "sio_redis_received_total"), N, "sio2 received each line");
+      assert.ok(d(a2, b2, "sio_redis_deliveries_total") >= N, "and delivered it");
+      for (const [a, b] of [[a1, b1], [a2, b2]])
+        for (const f of ["sio_redis_publish_failed_total", "sio_redis_publish_lost_total", "sio_redis_invalid_total"])
+          assert.equal(d(a, b, f), 0, f);
     } finally {
-      for (const c of cs) c.close();
+      tx.close();
+      rx.close();
     }
   });
+
+  // sio-chat's Redis counters (/metrics).
+  async function redisCounters(node) {
+    const text = await (await fetch(`${node.url}/metrics`)).text();
+    const get = (name) => Number((new RegExp(`^${name} (\\d+)$`, "m").exec(text) ?? [])[1]);
+    return { published: get("sio_redis_published_total"), failed: get("sio_redis_publish_failed_total"),
+      lost: get("sio_redis_publish_lost_total"), connected: get("sio_redis_connected") };
+  }
+
+  test("a Redis restart mid-traffic: what was lost is counted, nothing is lost after the reconnection",
+    { timeout: 60000 }, async (t) => {
+      const cs = await clients();
+      let stop = false;
+      try {
+        for (const c of cs) c.lines.length = 0;
+        // Every client says a numbered line every 40 ms throughout, and each
+        // line's send time decides its phase.
+        const sent = new Map();
+        const loops = cs.map(async (c) => {
+          const times = [];
+          sent.set(c, times);
+          for (let i = 0; !stop; i++) {
+            times.push(Date.now());
+            c.emit("message", `${c.label} ~${i}`);
+            await sleep(40);
+          }
+        });
+        await sleep(1000);
+        const before = { sio1: await redisCounters(nodes.sio1), sio2: await redisCounters(nodes.sio2) };
+        const tKill = Date.now();
+        await redis.stop();
+        await eventually(() => /lost Redis/.test(nodes.sio1.stderr) && /lost Redis/.test(nodes.sio2.stderr), 5000,
+          "sio nodes notice the loss");
+        await sleep(1000);
+        redis = await startRedis(redisPort);
+        await eventually(() => (nodes.sio1.stderr.match(/adapter \w+ connected/g) ?? []).length >= 2 &&
+          (nodes.sio2.stderr.match(/adapter \w+ connected/g) ?? []).length >= 2, 15000, "sio nodes back on Redis");
+        await sleep(2000); // node-redis' own reconnection and resubscription
+        const tRecovered = Date.now();
+        await sleep(1500);
+        stop = true;
+        await Promise.all(loops);
+        await sleep(1000);
+
+        // Per phase, the lines that did not reach a client (from any sender).
+        const missing = { before: 0, outage: 0, after: 0 };
+        const outageLines = { total: 0 };
+        for (const r of cs) {
+          const got = new Set(r.lines);
+          for (const [s, times] of sent) {
+            times.forEach((at, i) => {
+              const phase = at < tKill - 200 ? "before" : at >= tRecovered ? "after" : "outage";
+              if (phase === "outage") outageLines.total++;
+              if (!got.has(`${s.id}: ${s.label} ~${i}`)) missing[phase]++;
+            });
+          }
+        }
+        const after = { sio1: await redisCounters(nodes.sio1), sio2: await redisCounters(nodes.sio2) };
+        const notPublished = Object.keys(after).map((k) => `${k}: ${after[k].failed - before[k].failed} not published, ` +
+          `${after[k].lost - before[k].lost} lost in flight`).join("; ");
+        t.diagnostic(`deliveries missing: ${missing.before} before the outage, ${missing.outage} of ` +
+          `${outageLines.total} during it, ${missing.after} after the reconnection`);
+        t.diagnostic(`sio nodes' own count of broadcasts that did not reach Redis: ${notPublished}`);
+        assert.equal(missing.before, 0, "lines lost before the outage");
+        assert.equal(missing.after, 0, "lines lost after the reconnection");
+        assert.ok(missing.outage > 0, "the outage cut cross-node delivery (else this test shows nothing)");
+        // Every broadcast a sio node could not publish was counted.
+        for (const k of ["sio1", "sio2"]) {
+          assert.ok(after[k].failed + after[k].lost > before[k].failed + before[k].lost, `${k} counted its losses`);
+          assert.equal(after[k].connected, 1, `${k} connected again`);
+        }
+      } finally {
+        stop = true;
+        for (const c of cs) c.close();
+      }
+    });
 });
 
 // "<id>: <label> #<i>" → i
