@@ -27,10 +27,34 @@ enum bench_mode { MODE_IDLE, MODE_ECHO, MODE_FANOUT, MODE_CONNECT, MODE_SOAK };
 enum bench_transport { TR_WS, TR_POLL };
 enum { INJECT_NONE, INJECT_DUP, INJECT_SKIP, INJECT_SWAP };
 
+/* Where a client connects: --host with each port of --port P1[,P2...], and
+ * --sender-host/--sender-port for fanout's senders. */
+#define BENCH_MAX_TARGETS 9
+typedef struct bench_target {
+  const char *host;  /* dotted IPv4, also the Host header */
+  uint32_t addr;     /* network order */
+  int port;
+} bench_target_t;
+
+/* --cpu-pid NAME=PID: processes whose CPU over the window is reported. */
+#define BENCH_MAX_CPU_PIDS 8
+typedef struct bench_cpu_pid {
+  const char *name;
+  int pid;
+} bench_cpu_pid_t;
+
 typedef struct bench_config {
   const char *host;
   uint32_t host_addr; /* network order */
-  int port;
+  int port;           /* the first of --port's */
+  bench_target_t targets[BENCH_MAX_TARGETS];
+  int ntargets;       /* --port's ports, then the senders' target if any */
+  int nrecv_targets;  /* --port's ports: targets[0 .. nrecv_targets) */
+  int sender_target;  /* fanout: the senders' index in targets, or -1 (spread as the others) */
+  const char *sender_host; /* --sender-host (NULL: --host) */
+  int sender_port;         /* --sender-port (-1: unset) */
+  bench_cpu_pid_t cpu_pids[BENCH_MAX_CPU_PIDS];
+  int ncpu_pids;
   const char *path;
   int mode;
   int transport;     /* every client's, unless polling_share >= 0 */
@@ -129,6 +153,7 @@ typedef struct bconn {
   uint8_t *pbuf; /* polling: packets waiting for the next POST */
   uint32_t plen, pcap;
   uint8_t tr;        /* TR_WS or TR_POLL */
+  uint8_t tgt;       /* its server: g_cfg.targets[tgt] */
   uint8_t up_at_run; /* soak: up when the run began (a recipient) */
   uint32_t seq;      /* soak: lines accepted so far = the last seq sent */
   uint64_t uniq;     /* soak: deliveries that advanced their sender's seq */

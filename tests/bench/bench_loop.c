@@ -77,7 +77,7 @@ static void ep_set(bthread_t *th, bsock_t *s, int op, int out) {
   s->want_out = (uint8_t)(out != 0);
 }
 
-static int is_loopback(void) { return (ntohl(g_cfg.host_addr) >> 24) == 127; }
+static int is_loopback(uint32_t addr) { return (ntohl(addr) >> 24) == 127; }
 
 bsock_t *sock_open(bthread_t *th, bconn_t *c, int which) {
   bsock_t *s = &c->s[which];
@@ -85,7 +85,8 @@ bsock_t *sock_open(bthread_t *th, bconn_t *c, int which) {
   if (fd < 0) return NULL;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (g_cfg.sources > 0 && is_loopback()) {
+  const bench_target_t *tg = &g_cfg.targets[c->tgt];
+  if (g_cfg.sources > 0 && is_loopback(tg->addr)) {
     /* Port chosen at connect(), by 4-tuple: each source address has its
      * own ~28k ports, and TIME_WAIT ones can be reused on loopback. */
     setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
@@ -102,8 +103,8 @@ bsock_t *sock_open(bthread_t *th, bconn_t *c, int which) {
   struct sockaddr_in dst;
   memset(&dst, 0, sizeof dst);
   dst.sin_family = AF_INET;
-  dst.sin_port = htons((uint16_t)g_cfg.port);
-  dst.sin_addr.s_addr = g_cfg.host_addr;
+  dst.sin_port = htons((uint16_t)tg->port);
+  dst.sin_addr.s_addr = tg->addr;
   if (connect(fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS) {
     close(fd);
     return NULL;

@@ -16,18 +16,19 @@
 static void req_head(bthread_t *th, bconn_t *c, bsock_t *s, const char *method, size_t body) {
   char buf[1024];
   int n;
+  const bench_target_t *tg = &g_cfg.targets[c->tgt];
   if (!c->sidlen)
     n = snprintf(buf, sizeof buf, "%s %s?EIO=4&transport=polling HTTP/1.1\r\nHost: %s:%d\r\n\r\n",
-                 method, g_cfg.path, g_cfg.host, g_cfg.port);
+                 method, g_cfg.path, tg->host, tg->port);
   else if (body == (size_t)-1)
     n = snprintf(buf, sizeof buf,
                  "%s %s?EIO=4&transport=polling&sid=%.*s HTTP/1.1\r\nHost: %s:%d\r\n\r\n", method,
-                 g_cfg.path, (int)c->sidlen, c->sid, g_cfg.host, g_cfg.port);
+                 g_cfg.path, (int)c->sidlen, c->sid, tg->host, tg->port);
   else
     n = snprintf(buf, sizeof buf,
                  "%s %s?EIO=4&transport=polling&sid=%.*s HTTP/1.1\r\nHost: %s:%d\r\n"
                  "Content-Type: text/plain;charset=UTF-8\r\nContent-Length: %zu\r\n\r\n",
-                 method, g_cfg.path, (int)c->sidlen, c->sid, g_cfg.host, g_cfg.port, body);
+                 method, g_cfg.path, (int)c->sidlen, c->sid, tg->host, tg->port, body);
   if (n > 0 && (size_t)n < sizeof buf) sock_write(th, s, buf, (size_t)n);
 }
 

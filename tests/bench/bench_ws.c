@@ -8,31 +8,34 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static char *upgrade_req;
-static size_t upgrade_len;
+/* The upgrade request of each target (its Host header differs). */
+static char *upgrade_req[BENCH_MAX_TARGETS];
+static size_t upgrade_len[BENCH_MAX_TARGETS];
 static pthread_once_t upgrade_once = PTHREAD_ONCE_INIT;
 
 static void build_upgrade(void) {
-  char buf[2048];
-  int n = snprintf(buf, sizeof buf,
-                   "GET %s?EIO=4&transport=websocket HTTP/1.1\r\n"
-                   "Host: %s:%d\r\n"
-                   "Upgrade: websocket\r\n"
-                   "Connection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                   "Sec-WebSocket-Version: 13\r\n"
-                   "\r\n",
-                   g_cfg.path, g_cfg.host, g_cfg.port);
-  if (n < 0 || (size_t)n >= sizeof buf) n = 0;
-  upgrade_req = strndup(buf, (size_t)n);
-  upgrade_len = upgrade_req ? (size_t)n : 0;
+  for (int t = 0; t < g_cfg.ntargets; t++) {
+    char buf[2048];
+    int n = snprintf(buf, sizeof buf,
+                     "GET %s?EIO=4&transport=websocket HTTP/1.1\r\n"
+                     "Host: %s:%d\r\n"
+                     "Upgrade: websocket\r\n"
+                     "Connection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n"
+                     "\r\n",
+                     g_cfg.path, g_cfg.targets[t].host, g_cfg.targets[t].port);
+    if (n < 0 || (size_t)n >= sizeof buf) n = 0;
+    upgrade_req[t] = strndup(buf, (size_t)n);
+    upgrade_len[t] = upgrade_req[t] ? (size_t)n : 0;
+  }
 }
 
 int ws_start(bthread_t *th, bconn_t *c) {
   pthread_once(&upgrade_once, build_upgrade);
   bsock_t *s = sock_open(th, c, 0);
   if (!s) return -1;
-  sock_write(th, s, upgrade_req, upgrade_len); /* sent once connected */
+  sock_write(th, s, upgrade_req[c->tgt], upgrade_len[c->tgt]); /* sent once connected */
   return 0;
 }
 

@@ -1,8 +1,9 @@
 /* sio-bench: load generator for Socket.IO servers (Engine.IO v4 +
  * Socket.IO v5 spoken directly over raw WebSocket or HTTP long-polling).
  *
- *   sio-bench --port P [--host 127.0.0.1] [--path /socket.io/]
+ *   sio-bench --port P[,P2...] [--host 127.0.0.1] [--path /socket.io/]
  *             --mode idle|echo|fanout|connect|soak
+ *             [--sender-port P] [--sender-host H] [--cpu-pid NAME=PID]...
  *             [--transport websocket|polling] [--polling-share F]
  *             [--clients N] [--duration S] [--warmup S] [--inflight K]
  *             [--senders S] [--rate MSGS_PER_S] [--client-rate MSGS_PER_S]
@@ -18,6 +19,15 @@
  * (bench_soak.c, which documents its own JSON fields and exit status 3) has
  * every client of sio-chat send numbered lines and checks each arrives at
  * every client exactly once and in order per sender.
+ *
+ * Several servers (a cluster, e.g. sio-chat nodes sharing a Redis): with
+ * --port P1,P2,... the clients are spread round robin over those ports of
+ * --host; in fanout, --sender-port/--sender-host send the --senders clients
+ * to another server while the others (the receivers) stay on --port, so
+ * that every delivery but the senders' own copies crosses between the nodes
+ * (tests/bench/cluster.sh). Latency is measured the same way: the senders
+ * are clients of this process, and each line carries its send time on
+ * this process's monotonic clock.
  *
  * A summary goes to stderr and one JSON object (one line) to stdout; fields
  * that do not apply to the mode are null:
@@ -42,6 +52,8 @@
  *   server_cpu_pct bench_cpu_pct
  *                     CPU time (user + system) of --server-pid and of sio-bench
  *                     over the window, in % of one CPU (100: a core's worth)
+ *   cpu_pct           {"NAME": % of one CPU, ...} for each --cpu-pid NAME=PID,
+ *                     over the window as above (null: none given; soak: null)
  *   rss_before_kb rss_after_kb rss_per_client_b
  *                     --server-pid's VmRSS before connecting and at the window's
  *                     end; idle: (after - before) / clients up
@@ -110,8 +122,13 @@ static const char *const mode_names[] = {"idle", "echo", "fanout", "connect", "s
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: sio-bench --port P --mode idle|echo|fanout|connect|soak [options]\n"
-          "  --host H              server address (default 127.0.0.1)\n"
+          "usage: sio-bench --port P[,P2...] --mode idle|echo|fanout|connect|soak [options]\n"
+          "  --port P[,P2...]      server port; with several, the clients are spread round\n"
+          "                        robin over them (fanout with --sender-port: the receivers)\n"
+          "  --host H              server address, IPv4 (default 127.0.0.1)\n"
+          "  --sender-port P       fanout: the senders connect to this port instead (another\n"
+          "                        node of a cluster); the receivers stay on --port\n"
+          "  --sender-host H       fanout: ... and this address (default --host)\n"
           "  --path P              Engine.IO path (default /socket.io/)\n"
           "  --transport T         websocket (default) or polling\n"
           "  --polling-share F     this fraction (0..1) of the clients on polling, the rest\n"
@@ -129,7 +146,9 @@ static void usage(FILE *f) {
           "  --payload B           bytes of padding per message (32; soak 0)\n"
           "  --sources K           source addresses 127.0.0.1..127.0.0.K (16; 0: no bind)\n"
           "  --threads T           client threads, one event loop each (1)\n"
-          "  --server-pid PID      read the server's VmRSS before and after\n"
+          "  --server-pid PID      read the server's VmRSS before and after, and its CPU\n"
+          "  --cpu-pid NAME=PID    also report this process's CPU over the window as\n"
+          "                        cpu_pct.NAME (repeatable, up to 8; not in soak)\n"
           "  --ramp R              idle/echo/fanout: connections opened per second\n"
           "  --label TEXT          copied to the JSON\n"
           "  --drain S             fanout/soak: wait at most S for deliveries after the\n"
@@ -170,6 +189,67 @@ static int parse_num(const char *name, const char *v, double min, double max, do
   return 0;
 }
 
+/* --port P1[,P2...]: the first is c->port; all become targets (host set later). */
+static int parse_ports(const char *v) {
+  bench_config_t *c = &g_cfg;
+  c->nrecv_targets = 0;
+  const char *p = v;
+  for (;;) {
+    char num[16];
+    size_t n = strcspn(p, ",");
+    double d;
+    if (n == 0 || n >= sizeof num) {
+      fprintf(stderr, "sio-bench: bad value for --port: '%s'\n", v);
+      return -1;
+    }
+    if (c->nrecv_targets == BENCH_MAX_TARGETS - 1) {
+      fprintf(stderr, "sio-bench: --port: at most %d ports\n", BENCH_MAX_TARGETS - 1);
+      return -1;
+    }
+    memcpy(num, p, n);
+    num[n] = 0;
+    if (parse_num("--port", num, 1, 65535, &d) < 0) return -1;
+    c->targets[c->nrecv_targets++].port = (int)d;
+    if (!p[n]) break;
+    p += n + 1;
+  }
+  c->port = c->targets[0].port;
+  return 0;
+}
+
+/* --cpu-pid NAME=PID (repeatable). */
+static int parse_cpu_pid(const char *v) {
+  bench_config_t *c = &g_cfg;
+  const char *eq = strchr(v, '=');
+  double d;
+  int ok = eq && eq > v && eq - v <= 32;
+  for (const char *q = v; ok && q < eq; q++)
+    ok = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || *q == '_' || *q == '-';
+  if (!ok) {
+    fprintf(stderr, "sio-bench: --cpu-pid wants NAME=PID (NAME: up to 32 of A-Z a-z 0-9 _ -): '%s'\n", v);
+    return -1;
+  }
+  if (c->ncpu_pids == BENCH_MAX_CPU_PIDS) {
+    fprintf(stderr, "sio-bench: --cpu-pid: at most %d\n", BENCH_MAX_CPU_PIDS);
+    return -1;
+  }
+  if (parse_num("--cpu-pid", eq + 1, 1, 1e9, &d) < 0) return -1;
+  c->cpu_pids[c->ncpu_pids].name = strndup(v, (size_t)(eq - v));
+  c->cpu_pids[c->ncpu_pids++].pid = (int)d;
+  return 0;
+}
+
+/* An IPv4 address in dotted form into *addr (network order). */
+static int parse_host(const char *opt, const char *host, uint32_t *addr) {
+  struct in_addr ia;
+  if (inet_pton(AF_INET, host, &ia) != 1) {
+    fprintf(stderr, "sio-bench: %s must be an IPv4 address: '%s'\n", opt, host);
+    return -1;
+  }
+  *addr = ia.s_addr;
+  return 0;
+}
+
 static int parse_args(int argc, char **argv) {
   bench_config_t *c = &g_cfg;
   c->host = "127.0.0.1";
@@ -191,6 +271,8 @@ static int parse_args(int argc, char **argv) {
   c->threads = 1;
   c->label = "";
   c->port = -1;
+  c->sender_port = -1;
+  c->sender_target = -1;
   c->tls_curves = "x25519,secp256r1,secp384r1";
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -213,8 +295,11 @@ static int parse_args(int argc, char **argv) {
     const char *v = argv[++i];
     double d = 0;
     int r = 0;
-    if (!strcmp(a, "--port")) r = parse_num(a, v, 1, 65535, &d), c->port = (int)d;
+    if (!strcmp(a, "--port")) r = parse_ports(v);
     else if (!strcmp(a, "--host")) c->host = v;
+    else if (!strcmp(a, "--sender-host")) c->sender_host = v;
+    else if (!strcmp(a, "--sender-port")) r = parse_num(a, v, 1, 65535, &d), c->sender_port = (int)d;
+    else if (!strcmp(a, "--cpu-pid")) r = parse_cpu_pid(v);
     else if (!strcmp(a, "--path")) c->path = v;
     else if (!strcmp(a, "--label")) c->label = v;
     else if (!strcmp(a, "--tls-curves")) c->tls_curves = v, c->tls = 1;
@@ -268,12 +353,23 @@ static int parse_args(int argc, char **argv) {
     fprintf(stderr, "sio-bench: --port and --mode are required\n");
     return -1;
   }
-  struct in_addr ia;
-  if (inet_pton(AF_INET, c->host, &ia) != 1) {
-    fprintf(stderr, "sio-bench: --host must be an IPv4 address: '%s'\n", c->host);
-    return -1;
+  if (parse_host("--host", c->host, &c->host_addr) < 0) return -1;
+  for (int t = 0; t < c->nrecv_targets; t++) {
+    c->targets[t].host = c->host;
+    c->targets[t].addr = c->host_addr;
   }
-  c->host_addr = ia.s_addr;
+  c->ntargets = c->nrecv_targets;
+  if (c->sender_host || c->sender_port > 0) {
+    if (c->mode != MODE_FANOUT) {
+      fprintf(stderr, "sio-bench: --sender-host/--sender-port are for --mode fanout\n");
+      return -1;
+    }
+    bench_target_t *st = &c->targets[c->ntargets];
+    st->host = c->sender_host ? c->sender_host : c->host;
+    st->port = c->sender_port > 0 ? c->sender_port : c->port;
+    if (parse_host("--sender-host", st->host, &st->addr) < 0) return -1;
+    c->sender_target = c->ntargets++;
+  }
   int soak = c->mode == MODE_SOAK;
   if (c->clients < 0) c->clients = soak ? 2000 : 100;
   if (c->duration < 0) c->duration = soak ? 60 : 10;
@@ -326,35 +422,43 @@ double bench_cpu_seconds(int pid) {
   return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* One TCP connect, to tell "nothing listening" from a run with errors. */
+/* One TCP connect to each server, to tell "nothing listening" from a run
+ * with errors. */
 int bench_probe(char *err, size_t errlen) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    snprintf(err, errlen, "socket: %s", strerror(errno));
-    return -1;
-  }
-  struct sockaddr_in dst;
-  memset(&dst, 0, sizeof dst);
-  dst.sin_family = AF_INET;
-  dst.sin_port = htons((uint16_t)g_cfg.port);
-  dst.sin_addr.s_addr = g_cfg.host_addr;
-  int r = connect(fd, (struct sockaddr *)&dst, sizeof dst);
-  if (r < 0 && errno == EINPROGRESS) {
-    struct pollfd p = {.fd = fd, .events = POLLOUT};
-    if (poll(&p, 1, 3000) != 1) {
-      errno = ETIMEDOUT;
-      r = -1;
-    } else {
-      int e = 0;
-      socklen_t el = sizeof e;
-      getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
-      errno = e;
-      r = e ? -1 : 0;
+  for (int t = 0; t < g_cfg.ntargets; t++) {
+    const bench_target_t *tg = &g_cfg.targets[t];
+    int seen = 0;
+    for (int u = 0; u < t; u++) seen |= g_cfg.targets[u].addr == tg->addr && g_cfg.targets[u].port == tg->port;
+    if (seen) continue;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      snprintf(err, errlen, "socket: %s", strerror(errno));
+      return -1;
     }
+    struct sockaddr_in dst;
+    memset(&dst, 0, sizeof dst);
+    dst.sin_family = AF_INET;
+    dst.sin_port = htons((uint16_t)tg->port);
+    dst.sin_addr.s_addr = tg->addr;
+    int r = connect(fd, (struct sockaddr *)&dst, sizeof dst);
+    if (r < 0 && errno == EINPROGRESS) {
+      struct pollfd p = {.fd = fd, .events = POLLOUT};
+      if (poll(&p, 1, 3000) != 1) {
+        errno = ETIMEDOUT;
+        r = -1;
+      } else {
+        int e = 0;
+        socklen_t el = sizeof e;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
+        errno = e;
+        r = e ? -1 : 0;
+      }
+    }
+    if (r < 0) snprintf(err, errlen, "connect %s:%d: %s", tg->host, tg->port, strerror(errno));
+    close(fd);
+    if (r < 0) return -1;
   }
-  if (r < 0) snprintf(err, errlen, "connect %s:%d: %s", g_cfg.host, g_cfg.port, strerror(errno));
-  close(fd);
-  return r;
+  return 0;
 }
 
 /* ---- JSON output --------------------------------------------------------- */
@@ -414,6 +518,18 @@ static uint8_t transport_of(uint32_t g) {
   return ((uint64_t)(g + 1) * f) / 1000000u > ((uint64_t)g * f) / 1000000u ? TR_POLL : TR_WS;
 }
 
+/* Which server client gidx connects to: fanout's senders (gidx < S) to
+ * --sender-host/--sender-port when given; the others round robin over
+ * --port's ports (receivers numbered after the senders in that case). */
+static uint8_t target_of(uint32_t g, int S) {
+  const bench_config_t *c = &g_cfg;
+  if (c->sender_target >= 0) {
+    if ((int)g < S) return (uint8_t)c->sender_target;
+    g -= (uint32_t)S;
+  }
+  return (uint8_t)(g % (uint32_t)c->nrecv_targets);
+}
+
 static int n_polling(void) {
   int k = 0;
   for (int g = 0; g < g_cfg.clients; g++) k += transport_of((uint32_t)g) == TR_POLL;
@@ -463,6 +579,7 @@ int bench_setup_threads(void) {
       c->s[0].conn = c->s[1].conn = c;
       c->s[1].which = 1;
       c->tr = transport_of(c->gidx);
+      c->tgt = target_of(c->gidx, S);
       if ((int)c->gidx < S) {
         c->sender = 1;
         th->snd[th->nsnd++] = i;
@@ -541,6 +658,8 @@ int main(int argc, char **argv) {
   int64_t connect_begin = 0, connect_end = 0, t_run = 0;
   uint64_t up_at_win = 0, up_at_rss = 0;
   double cpu_srv0 = -1, cpu_srv1 = -1, cpu_self0 = -1, cpu_self1 = -1; /* over the window */
+  double cpu_pid0[BENCH_MAX_CPU_PIDS], cpu_pid1[BENCH_MAX_CPU_PIDS];       /* --cpu-pid's */
+  for (int k = 0; k < BENCH_MAX_CPU_PIDS; k++) cpu_pid0[k] = cpu_pid1[k] = -1;
   int started = 0;
 
   if (!fatal && bench_setup_threads() < 0) {
@@ -608,6 +727,7 @@ int main(int argc, char **argv) {
         up_taken = 1;
         cpu_srv0 = cfg->server_pid > 0 ? bench_cpu_seconds(cfg->server_pid) : -1;
         cpu_self0 = bench_cpu_seconds(0);
+        for (int k = 0; k < cfg->ncpu_pids; k++) cpu_pid0[k] = bench_cpu_seconds(cfg->cpu_pids[k].pid);
       }
       if (g_signals) {
         if (now < atomic_load(&g_ctl.win_end))
@@ -621,6 +741,7 @@ int main(int argc, char **argv) {
     if (up_taken) {
       cpu_srv1 = cfg->server_pid > 0 ? bench_cpu_seconds(cfg->server_pid) : -1;
       cpu_self1 = bench_cpu_seconds(0);
+      for (int k = 0; k < cfg->ncpu_pids; k++) cpu_pid1[k] = bench_cpu_seconds(cfg->cpu_pids[k].pid);
     }
     rss_after = bench_read_rss(cfg->server_pid);
     up_at_rss = SUM_PUB(pub_up);
@@ -722,6 +843,23 @@ int main(int argc, char **argv) {
   int srv_cpu_ok = has_win && cpu_srv0 >= 0 && cpu_srv1 >= 0, self_cpu_ok = has_win && cpu_self0 >= 0 && cpu_self1 >= 0;
   jnum(&j, "server_cpu_pct", srv_cpu_ok ? round(1000 * (cpu_srv1 - cpu_srv0) / win_s) / 10 : 0, srv_cpu_ok);
   jnum(&j, "bench_cpu_pct", self_cpu_ok ? round(1000 * (cpu_self1 - cpu_self0) / win_s) / 10 : 0, self_cpu_ok);
+  if (cfg->ncpu_pids) { /* {"NAME":pct or null, ...} */
+    char obj[1024];
+    size_t on = 0;
+    obj[on++] = '{';
+    for (int k = 0; k < cfg->ncpu_pids && on < sizeof obj - 64; k++) {
+      int ok = has_win && cpu_pid0[k] >= 0 && cpu_pid1[k] >= 0;
+      char v[32];
+      if (ok) snprintf(v, sizeof v, "%.1f", round(1000 * (cpu_pid1[k] - cpu_pid0[k]) / win_s) / 10);
+      else snprintf(v, sizeof v, "null");
+      on += (size_t)snprintf(obj + on, sizeof obj - on, "%s\"%s\":%s", k ? "," : "", cfg->cpu_pids[k].name, v);
+    }
+    obj[on++] = '}';
+    obj[on] = 0;
+    jraw(&j, "cpu_pct", obj);
+  } else {
+    jraw(&j, "cpu_pct", "null");
+  }
   jnum(&j, "rss_before_kb", (double)rss_before, rss_before >= 0);
   jnum(&j, "rss_after_kb", (double)rss_after, rss_after >= 0);
   jnum(&j, "rss_per_client_b", round(rss_per), rss_ok && m == MODE_IDLE && up_at_rss > 0);
@@ -758,6 +896,15 @@ int main(int argc, char **argv) {
   fprintf(stderr, "sio-bench %s %s%s%s%s: %d clients, %d threads, window %.2f s\n", mode_names[m],
           bench_transport_name(), cfg->tls ? " over TLS" : "", *cfg->label ? " " : "", cfg->label,
           cfg->clients, cfg->threads, win_s);
+  if (cfg->ntargets > 1) {
+    fprintf(stderr, "  servers:");
+    for (int t = 0; t < cfg->nrecv_targets; t++)
+      fprintf(stderr, "%s %s:%d", t ? "," : "", cfg->targets[t].host, cfg->targets[t].port);
+    if (cfg->sender_target >= 0)
+      fprintf(stderr, "; senders on %s:%d", cfg->targets[cfg->sender_target].host,
+              cfg->targets[cfg->sender_target].port);
+    fprintf(stderr, "\n");
+  }
   if (fatal) fprintf(stderr, "  could not run: %s\n", err);
   if (!connect_mode)
     fprintf(stderr, "  connected %llu (%.2f s), closed by server %llu\n",
@@ -798,6 +945,16 @@ int main(int argc, char **argv) {
     fprintf(stderr, "  CPU over the window: server %.0f %%, sio-bench %.0f %% (of one CPU)\n",
             srv_cpu_ok ? 100 * (cpu_srv1 - cpu_srv0) / win_s : -1,
             self_cpu_ok ? 100 * (cpu_self1 - cpu_self0) / win_s : -1);
+  if (cfg->ncpu_pids) {
+    fprintf(stderr, "  CPU over the window (--cpu-pid):");
+    for (int k = 0; k < cfg->ncpu_pids; k++) {
+      if (has_win && cpu_pid0[k] >= 0 && cpu_pid1[k] >= 0)
+        fprintf(stderr, " %s %.0f %%", cfg->cpu_pids[k].name, 100 * (cpu_pid1[k] - cpu_pid0[k]) / win_s);
+      else
+        fprintf(stderr, " %s ?", cfg->cpu_pids[k].name);
+    }
+    fprintf(stderr, "\n");
+  }
   if (lat_ok)
     fprintf(stderr, "  latency p50 %.3f ms, p99 %.3f ms, max %.3f ms (%llu samples)\n", p50, p99,
             pmax, (unsigned long long)tot.lat.count);
