@@ -190,9 +190,10 @@ static void render(chat_metrics *m, text *t) {
   sample1(t, "sio_acks_received_total", "namespace", nsp, ns.acks_in);
   family(t, "sio_acks_sent_total", "counter", "Acknowledgements sent to clients.");
   sample1(t, "sio_acks_sent_total", "namespace", nsp, ns.acks_out);
-  family(t, "sio_broadcasts_total", "counter", "Broadcasts (io.emit, to(room).emit, broadcast.emit).");
+  family(t, "sio_broadcasts_total", "counter",
+         "Broadcasts made on this node (io.emit, to(room).emit, broadcast.emit); from other nodes: sio_redis_received_total.");
   sample1(t, "sio_broadcasts_total", "namespace", nsp, ns.broadcasts);
-  family(t, "sio_broadcast_deliveries_total", "counter", "Sockets reached by broadcasts.");
+  family(t, "sio_broadcast_deliveries_total", "counter", "Sockets reached by broadcasts made on this node.");
   sample1(t, "sio_broadcast_deliveries_total", "namespace", nsp, ns.broadcast_deliveries);
   family(t, "sio_errors_total", "counter",
          "Socket.IO errors by kind: CONNECTs refused by a middleware or for an unknown namespace, "

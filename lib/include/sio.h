@@ -82,8 +82,11 @@ typedef struct sio_namespace_stats {
                                     plus every broadcast delivery */
   uint64_t acks_in;              /* ACK/BINARY_ACK packets from clients */
   uint64_t acks_out;             /* acknowledgements sent (sio_ack) */
-  uint64_t broadcasts;           /* sio_bc_emit calls (sio_emit_all, sio_emit_to,
-                                    sio_broadcast_emit, ...) that were sent */
+  uint64_t broadcasts;           /* broadcasts made on this node: sio_bc_emit calls
+                                    (sio_emit_all, sio_emit_to, sio_broadcast_emit,
+                                    ...) and sio_bc_emit_with_ack, that were sent
+                                    (those from other nodes are not counted here,
+                                    see the cluster adapter's stats) */
   uint64_t broadcast_deliveries; /* recipients of those, summed */
 } sio_namespace_stats_t;
 

@@ -142,6 +142,11 @@ static void ra_on_message(sio__redis_client *rc, const char *channel, const char
       ra_on_response(a, (const uint8_t *)payload, len);
     return;
   }
+  /* Our own broadcasts come back too (the pattern covers them): their uid
+   * leads the message, [uid, ...] as fixarray 3 and fixstr 6, so they are
+   * dropped before decoding. */
+  if (len > 8 && (uint8_t)payload[0] == 0x93 && (uint8_t)payload[1] == 0xa6 && memcmp(payload + 2, a->uid, 6) == 0)
+    return;
   sio__redis_broadcast b;
   int r = sio__redis_decode_broadcast((const uint8_t *)payload, len, &b);
   if (r != 0) {

@@ -515,6 +515,8 @@ int sio_bc_emit_with_ack(sio_broadcast_t *b, const char *event, json_t *args, ui
     return n;
   }
   r->clients_expected = (size_t)n;
+  nsp->stats.broadcasts++;
+  nsp->stats.broadcast_deliveries += (uint64_t)n;
   group_unref(g);
   request_start(r, local);
   return 0;

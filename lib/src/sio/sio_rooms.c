@@ -267,8 +267,6 @@ int sio__deliver(sio_namespace_t *nsp, const json_t *data, const char *const *ro
   if (sio__packet_encode(SIO__PKT_EVENT, nsp->name, id, data, &p.text, &p.atts, &p.natts) != 0)
     return EIO_ENOMEM;
   bc_walk(nsp, rooms, nrooms, except, nexcept, &p);
-  nsp->stats.broadcasts++;
-  nsp->stats.broadcast_deliveries += (uint64_t)p.sent;
   nsp->stats.events_out += (uint64_t)p.sent;
   sio__rbuf_unref(p.text);
   for (size_t i = 0; i < p.natts; i++) sio__rbuf_unref(p.atts[i]);
@@ -290,6 +288,10 @@ int sio_bc_emit(sio_broadcast_t *b, const char *event, json_t *args) {
   json_t *data = sio__event_array(event, args);
   const char *const *rooms = (const char *const *)b->rooms, *const *except = (const char *const *)b->except;
   int r = data ? sio__deliver(nsp, data, rooms, b->nrooms, except, b->nexcept, -1, NULL, NULL) : EIO_ENOMEM;
+  if (r >= 0) {
+    nsp->stats.broadcasts++;
+    nsp->stats.broadcast_deliveries += (uint64_t)r;
+  }
   sio_adapter_t *a = nsp->srv->adapter;
   if (r >= 0 && a && !b->local) {
     sio_broadcast_info_t info = {nsp->name, data, rooms, b->nrooms, except, b->nexcept};
