@@ -15,7 +15,7 @@ NODE_PACKAGES := $(if $(shell command -v node),,nodejs npm)
 BUILD := build
 ASAN_BUILD := build-asan
 FUZZ_BUILD := build-fuzz
-FUZZ_TARGETS := fuzz_ws fuzz_eio fuzz_http fuzz_sio fuzz_jparse fuzz_redis
+FUZZ_TARGETS := fuzz_ws fuzz_eio fuzz_http fuzz_sio fuzz_jparse fuzz_redis fuzz_query
 # Seconds each libFuzzer target runs: `make fuzz` (FUZZ_SECONDS=N to change);
 # `make test` runs each for TEST_FUZZ_SECONDS.
 FUZZ_SECONDS ?= 300

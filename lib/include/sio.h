@@ -246,7 +246,8 @@ int sio_bc_emit_with_ack(sio_broadcast_t *b, const char *event, json_t *args, ui
 typedef void (*sio_fetch_cb)(int err, json_t *sockets, void *data);
 int sio_bc_fetch_sockets(sio_broadcast_t *b, sio_fetch_cb cb, void *data);
 /* Every selected socket joins (leaves) `room`. Returns the number of this
- * node's sockets affected, or a negative error. */
+ * node's sockets selected (whether or not they were in the room already),
+ * or a negative error. */
 int sio_bc_sockets_join(sio_broadcast_t *b, const char *room);
 int sio_bc_sockets_leave(sio_broadcast_t *b, const char *room);
 /* sio_socket_disconnect(s, close_connection) on every selected socket.
@@ -320,7 +321,12 @@ uint32_t sio_request_timeout_ms(const sio_request_t *r);
 /* n other nodes will answer (FETCH/SERVER_EMIT: each once; BROADCAST_ACK:
  * each with a client count). Until this is called, the request waits. */
 void sio_request_expect_nodes(sio_request_t *r, size_t n);
-/* One node's answer: the array of its sockets (borrowed; elements copied). */
+/* No other node will answer any more (the adapter lost its link or is
+ * closing): the request ends with what it has once this node's own part is
+ * done, without waiting for its deadline. */
+void sio_request_no_more_nodes(sio_request_t *r);
+/* One node's answer: the array of its sockets (borrowed; the elements are
+ * taken by reference into the results, so leave them unchanged). */
 void sio_request_add_sockets(sio_request_t *r, const json_t *sockets);
 /* SERVER_EMIT: one node's answer; BROADCAST_ACK: one client's. Borrowed. */
 void sio_request_add_answer(sio_request_t *r, const json_t *value);

@@ -380,7 +380,8 @@ static void req_counted(sio__redis_client *rc, int status, long long count, void
     if (status != 0 && q->a && warn_due(q->a, &q->a->last_req_warn_ms))
       SIO_LOGW("redis: could not count the nodes (%s): a request gets this node's answer only",
                uv_strerror(status));
-    sio_request_expect_nodes(q->r, status == 0 && count > 1 ? (size_t)(count - 1) : 0);
+    if (status == 0) sio_request_expect_nodes(q->r, count > 1 ? (size_t)(count - 1) : 0);
+    else sio_request_no_more_nodes(q->r);
   }
   req_free_if_done(q);
 }
@@ -638,7 +639,7 @@ void sio_redis_adapter_close(sio_redis_adapter_t *a, void (*on_closed)(void *arg
     sio_request_t *r = q->r;
     q->r = NULL;
     sio_request_on_end(r, NULL, NULL);
-    sio_request_expect_nodes(r, 0);
+    sio_request_no_more_nodes(r);
     req_free_if_done(q);
   }
   /* Answers still owed go nowhere now. */

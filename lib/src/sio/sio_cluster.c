@@ -21,71 +21,9 @@
 
 #include "sio/sio_internal.h"
 #include "util/log.h"
+#include "util/query.h"
 
 /* ---- handshake ---------------------------------------------------------------------- */
-
-static int hexval(int c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/* Percent-decodes s[0..n) ('+' is a space; a malformed escape stays as
- * is, as Node's querystring.unescape). A new string, or NULL. */
-static char *pct_decode(const char *s, size_t n) {
-  char *out = malloc(n + 1), *o = out;
-  if (!out) return NULL;
-  for (size_t i = 0; i < n; i++) {
-    int hi, lo;
-    if (s[i] == '+') {
-      *o++ = ' ';
-    } else if (s[i] == '%' && i + 2 < n && (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
-               (lo = hexval((unsigned char)s[i + 2])) >= 0) {
-      *o++ = (char)(hi * 16 + lo);
-      i += 2;
-    } else {
-      *o++ = s[i];
-    }
-  }
-  *o = '\0';
-  return out;
-}
-
-/* Node's querystring.parse: repeated keys become arrays. */
-static json_t *query_object(const char *q) {
-  json_t *obj = json_object();
-  if (!obj || !q) return obj;
-  while (*q) {
-    size_t len = strcspn(q, "&");
-    if (len > 0) {
-      const char *eq = memchr(q, '=', len);
-      size_t klen = eq ? (size_t)(eq - q) : len;
-      char *k = pct_decode(q, klen);
-      char *v = eq ? pct_decode(eq + 1, len - klen - 1) : strdup("");
-      if (k && v) {
-        json_t *val = json_string(v); /* NULL for invalid UTF-8: skipped */
-        json_t *old = json_object_get(obj, k);
-        if (!val) {
-        } else if (!old) {
-          json_object_set_new(obj, k, val);
-        } else if (json_is_array(old)) {
-          json_array_append_new(old, val);
-        } else {
-          json_t *arr = json_array();
-          json_array_append(arr, old);
-          json_array_append_new(arr, val);
-          json_object_set_new(obj, k, arr);
-        }
-      }
-      free(k);
-      free(v);
-    }
-    q += len;
-    if (*q == '&') q++;
-  }
-  return obj;
-}
 
 /* Header names in lower case, repeated headers joined with ", " (as Node's
  * IncomingMessage.headers for most names). */
@@ -123,15 +61,16 @@ json_t *sio_socket_handshake(const sio_socket_t *s) {
   struct tm tm;
   if (localtime_r(&t, &tm)) strftime(when, sizeof when, "%a %b %d %Y %H:%M:%S GMT%z (%Z)", &tm);
   const char *query = es ? eio_socket_query(es) : "";
+  size_t qlen = strlen(query);
   const char *path = s->nsp->srv->eio->opts.path;
-  size_t ulen = strlen(path) + strlen(query) + 2;
+  size_t ulen = strlen(path) + qlen + 2;
   char *url = malloc(ulen);
   if (url) snprintf(url, ulen, "%s%s%s", path, *query ? "?" : "", query);
   int secure = es && es->srv->http.net.tls != NULL;
   json_t *hs = json_pack("{s:o, s:s, s:s, s:b, s:b, s:I, s:s, s:o, s:o}", "headers", headers, "time", when,
                          "address", es ? eio_socket_address(es) : "", "xdomain",
                          json_object_get(headers, "origin") != NULL, "secure", secure, "issued",
-                         (json_int_t)s->issued_ms, "url", url ? url : path, "query", query_object(query),
+                         (json_int_t)s->issued_ms, "url", url ? url : path, "query", sio__query_object(query, qlen),
                          "auth", s->auth ? json_incref(s->auth) : json_object());
   free(url);
   return hs;
@@ -322,6 +261,7 @@ struct sio_request {
   uv_timer_t timer;
   json_t *results;
   size_t nodes_expected, nodes_answered, clients_expected;
+  size_t local_clients, local_answers; /* BROADCAST_ACK: this node's part of the above */
   uint8_t nodes_known, complete, ended;
   sio_fetch_cb fetch_cb;
   sio_responses_cb responses_cb;
@@ -402,7 +342,7 @@ static sio_request_t *request_new(sio_namespace_t *nsp, int kind, sio_broadcast_
 /* Hands r to the adapter (unless local-only) or settles for no other node. */
 static void request_start(sio_request_t *r, int local) {
   sio_adapter_t *a = r->srv->adapter;
-  if (local || !a || !a->request || a->request(a, r) != 0) sio_request_expect_nodes(r, 0);
+  if (local || !a || !a->request || a->request(a, r) != 0) sio_request_no_more_nodes(r);
   request_check(r);
 }
 
@@ -418,6 +358,16 @@ void sio_request_expect_nodes(sio_request_t *r, size_t n) {
   if (r->ended || r->nodes_known) return;
   r->nodes_known = 1;
   r->nodes_expected = n;
+  request_check(r);
+}
+
+void sio_request_no_more_nodes(sio_request_t *r) {
+  if (r->ended || r->complete) return;
+  r->nodes_known = 1;
+  r->nodes_expected = r->nodes_answered;
+  /* Other nodes' clients that have not answered yet never will. */
+  if (r->kind == SIO_REQ_BROADCAST_ACK)
+    r->clients_expected = r->local_clients + (json_array_size(r->results) - r->local_answers);
   request_check(r);
 }
 
@@ -468,7 +418,12 @@ int sio_bc_fetch_sockets(sio_broadcast_t *b, sio_fetch_cb cb, void *data) {
   return 0;
 }
 
-static void req_group_answer(const json_t *value, void *arg) { sio_request_add_answer(arg, value); }
+static void req_group_answer(const json_t *value, void *arg) {
+  sio_request_t *r = arg;
+  if (r->ended || r->complete) return;
+  r->local_answers++;
+  sio_request_add_answer(r, value);
+}
 static void req_group_done(void *arg) { ((sio_request_t *)arg)->group = NULL; }
 
 int sio_bc_emit_with_ack(sio_broadcast_t *b, const char *event, json_t *args, uint32_t timeout_ms,
@@ -514,7 +469,7 @@ int sio_bc_emit_with_ack(sio_broadcast_t *b, const char *event, json_t *args, ui
     uv_close((uv_handle_t *)&r->timer, request_closed);
     return n;
   }
-  r->clients_expected = (size_t)n;
+  r->clients_expected = r->local_clients = (size_t)n;
   nsp->stats.broadcasts++;
   nsp->stats.broadcast_deliveries += (uint64_t)n;
   group_unref(g);
