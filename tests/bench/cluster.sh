@@ -163,7 +163,7 @@ if [ "$PIN" = 1 ] && command -v taskset >/dev/null && [ "$NCPU" -ge 2 ]; then
   pin() { echo taskset -c "$1"; }
   PINNING="sio-bench on CPU $BENCH_CPU, node A on $A_CPU, node B on $B_CPU, Redis on $REDIS_CPU (taskset)"
 else
-  PIN=0 PINNING="not pinned"
+  PIN=0 PINNING="not pinned" BENCH_CPU="" A_CPU="" B_CPU="" REDIS_CPU=""
   pin() { :; }
 fi
 
