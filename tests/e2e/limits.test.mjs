@@ -109,13 +109,17 @@ describe("connection cap", () => {
   test("past the cap new connections get 503; existing ones keep working", async () => {
     const b = await bystander(server); // 1 connection
     const idle = [];
-    for (let i = 0; i < 11; i++) {
+    const openIdle = async () => {
       const s = net.connect(server.port, "127.0.0.1");
       s.on("error", () => {});
       await once(s, "connect");
       idle.push(s);
-    }
-    await eventually(async () => (await statsNoConn(server)) === 12, 2000, "12 connections open");
+    };
+    for (let i = 0; i < 10; i++) await openIdle();
+    // 11 open: the stats request is the 12th, still under the cap.
+    await eventually(async () => (await statsNoConn(server)) === 11, 2000, "11 connections open");
+    // The 12th; accepted before anything that connects after it.
+    await openIdle();
     const refused = await rawExchange(server.port, "GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
     assert.match(refused.data, /^HTTP\/1.1 503 Service Unavailable\r\n/);
     assert.match(refused.data, /Connection: close\r\n/);
