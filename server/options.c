@@ -97,6 +97,14 @@ static const opt_def defs[OPT_COUNT] = {
                    "(sio or Node.js with @socket.io/redis-adapter) through this Redis.\n"
                    "Reconnects on its own; while Redis is away, messages reach this\n"
                    "node's clients only (logged and counted). Default: this node only."},
+    [OPT_RECOVERY] = {"recovery", NULL, K_SWITCH, 0, 0, "off",
+                      "Connection state recovery (socket.io's connectionStateRecovery):\n"
+                      "a client whose connection dropped gets its socket back (same id,\n"
+                      "rooms) with the messages it missed, if it returns within\n"
+                      "--recovery-max-disconnection. Messages carry an offset argument."},
+    [OPT_RECOVERY_MAX_DISCONNECTION] = {"recovery-max-disconnection", "MS", K_NUM, 1, MS_MAX, "120000",
+                                        "With --recovery: how long a dropped client's session and the\n"
+                                        "messages it may miss are kept (maxDisconnectionDuration)."},
 };
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};

@@ -222,6 +222,8 @@ static void apply_options(const chat_options *o, sio_options_t *opts) {
   opts->eio.cors_max_age = (uint32_t)v[OPT_CORS_MAX_AGE].num;
   opts->eio.tls_cert_file = v[OPT_TLS_CERT].str;
   opts->eio.tls_key_file = v[OPT_TLS_KEY].str;
+  opts->recovery = (int)v[OPT_RECOVERY].num;
+  opts->recovery_max_disconnection_ms = (uint32_t)v[OPT_RECOVERY_MAX_DISCONNECTION].num;
 }
 
 int main(int argc, char **argv) {

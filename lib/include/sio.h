@@ -41,6 +41,23 @@ typedef struct sio_broadcast sio_broadcast_t;
 typedef struct sio_options {
   eio_options_t eio;            /* path "/socket.io/", heartbeat, CORS, HTTP handler ... */
   uint32_t connect_timeout_ms;  /* a client must join a namespace within, 45000 */
+  /* Connection state recovery (socket.io's connectionStateRecovery; off by
+   * default). On: every event sent without an ack and not volatile carries
+   * an offset (an extra last argument, as in socket.io) and is kept; a
+   * client whose connection dropped (transport close/error, ping timeout,
+   * forced or server close) and that comes back within
+   * recovery_max_disconnection_ms gets its socket back: same id, rooms and
+   * sio_socket_json data, every event it missed replayed before the
+   * CONNECT reply, sio_socket_recovered() true, middlewares skipped unless
+   * recovery_skip_middlewares is 0. Sessions and events are kept on this
+   * node only (with a cluster adapter too: a client recovers when it comes
+   * back to the same node, as sticky sessions make it). */
+  int recovery;
+  uint32_t recovery_max_disconnection_ms; /* 120000 */
+  int recovery_skip_middlewares;          /* 1 */
+  size_t recovery_max_bytes;    /* events kept per namespace, 64 MiB; past it the oldest
+                                   go early (logged, counted in recovery_evicted) and
+                                   clients away since then get a new session. 0: no cap */
 } sio_options_t;
 
 /* Fills the defaults (eio_options_init with path "/socket.io/"). */
@@ -88,6 +105,11 @@ typedef struct sio_namespace_stats {
                                     (those from other nodes are not counted here,
                                     see the cluster adapter's stats) */
   uint64_t broadcast_deliveries; /* recipients of those, summed */
+  uint64_t recovered;            /* sockets restored by connection state recovery */
+  uint64_t recovery_evicted;     /* events dropped before their time (recovery_max_bytes) */
+  uint64_t recovery_sessions;    /* gauge: sessions kept for clients away */
+  uint64_t recovery_packets;     /* gauge: events kept */
+  uint64_t recovery_bytes;       /* gauge: their approximate size */
 } sio_namespace_stats_t;
 
 typedef struct sio_stats {
@@ -144,6 +166,8 @@ void sio_on(sio_namespace_t *nsp, const char *event, sio_event_cb cb, void *data
 const char *sio_socket_id(const sio_socket_t *s);       /* 20 chars, not the Engine.IO sid */
 sio_namespace_t *sio_socket_namespace(const sio_socket_t *s);
 int sio_socket_connected(const sio_socket_t *s);
+/* socket.recovered: restored by connection state recovery (sio_options_t). */
+int sio_socket_recovered(const sio_socket_t *s);
 eio_transport_t sio_socket_transport(const sio_socket_t *s);
 /* Handshake: the CONNECT auth payload (borrowed object, {} if none), the
  * Engine.IO handshake's raw query string, headers, and peer address. */
@@ -178,6 +202,10 @@ void sio_socket_disconnect(sio_socket_t *s, int close_connection);
  * Returns 0, or EIO_ECLOSED / EIO_EINVAL (reserved event name such as
  * "connect", "disconnect", ...). */
 int sio_emit(sio_socket_t *s, const char *event, json_t *args);
+/* socket.volatile.emit: dropped if the client's transport is not ready to
+ * take it right now (a long-poll not waiting, a WebSocket with writes
+ * queued); never kept for recovery. */
+int sio_emit_volatile(sio_socket_t *s, const char *event, json_t *args);
 
 /* `args` is borrowed: the client's answer, or NULL when the timeout passed
  * or the socket disconnected first. */
@@ -216,6 +244,8 @@ int sio_bc_emit(sio_broadcast_t *b, const char *event, json_t *args);
 void sio_bc_free(sio_broadcast_t *b);
 /* io.local: this node's sockets only, even with a cluster adapter. Returns b. */
 sio_broadcast_t *sio_bc_local(sio_broadcast_t *b);
+/* io.volatile: as sio_emit_volatile, for each recipient. Returns b. */
+sio_broadcast_t *sio_bc_volatile(sio_broadcast_t *b);
 
 /* io.timeout(ms).emit(event, ...args, (err, responses) => ...): a broadcast
  * whose recipients, on every node, are each asked for an acknowledgement.
@@ -297,6 +327,7 @@ typedef struct sio_broadcast_info {
   size_t nrooms;
   const char *const *except; /* rooms (and socket ids) left out */
   size_t nexcept;
+  int is_volatile;           /* sio_bc_volatile: may be dropped where a transport is busy */
 } sio_broadcast_info_t;
 
 /* A cluster operation waiting for other nodes' answers, owned by the

@@ -1,7 +1,8 @@
 /* sio-echo-server: the app the official socket.io-protocol test suite and our
  * end-to-end tests expect.
  *   sio-echo-server --port N [--host H] [--ping-interval 300] [--ping-timeout 200]
- *                   [--connect-timeout 1000] (and the flags of echo_common.h)
+ *                   [--connect-timeout 1000] [--recovery MAX_DISCONNECTION_MS]
+ *                   (and the flags of echo_common.h)
  * Namespaces "/" and "/custom": on connect emit "auth" with the handshake
  * auth; "message" → emit "message-back" with the same args;
  * "message-with-ack" → ack with the same args. CORS "*", maxPayload 1e6.
@@ -128,8 +129,12 @@ int main(int argc, char **argv) {
     if (k == 0 && !strcmp(a, "--port") && has) port = atoi(argv[++i]);
     else if (k == 0 && !strcmp(a, "--host") && has) host = argv[++i];
     else if (k == 0 && !strcmp(a, "--connect-timeout") && has) opts.connect_timeout_ms = (uint32_t)atoi(argv[++i]);
-    else {
-      fprintf(stderr, "usage: %s --port N [--host H] [--connect-timeout MS] %s\n", argv[0], echo_eio_usage);
+    else if (k == 0 && !strcmp(a, "--recovery") && has) {
+      opts.recovery = 1;
+      opts.recovery_max_disconnection_ms = (uint32_t)atoi(argv[++i]);
+    } else {
+      fprintf(stderr, "usage: %s --port N [--host H] [--connect-timeout MS] [--recovery MAX_DISCONNECTION_MS] %s\n",
+              argv[0], echo_eio_usage);
       return 2;
     }
   }

@@ -8,6 +8,11 @@
 #include "../../lib/src/sio/sio_cluster.c"
 #include "tap.h"
 
+/* Connection state recovery (sio_recovery.c) stays off here: nsp.rec is NULL. */
+json_t *sio__rec_offset_data(sio_namespace_t *nsp, const json_t *data, uint64_t *seq) { abort(); }
+void sio__rec_store(sio_namespace_t *nsp, uint64_t seq, sio__encoded *enc, const char *const *rooms,
+                    size_t nrooms, const char *const *except, size_t nexcept) { abort(); }
+
 static uv_loop_t *loop;
 static int seq; /* orders callbacks */
 
@@ -910,13 +915,13 @@ static void test_sockets_ops(void) {
   use_adapter(0, 0);
   sio_socket_join(&socks[4], "r");
   const char *rooms[] = {"r"}, *except[] = {socks[0].id};
-  sio_broadcast_info_t sel = {"/", NULL, rooms, 1, NULL, 0}, all = {"/", NULL, NULL, 0, except, 1};
+  sio_broadcast_info_t sel = {"/", NULL, rooms, 1, NULL, 0, 0}, all = {"/", NULL, NULL, 0, except, 1, 0};
   is_int(sio_adapter_sockets_op(&srv, SIO_OP_JOIN, &all, "k", 0), N - 1, "a node's socketsJoin except socket 0");
   ok(sio_socket_in_room(&socks[5], "k") && !sio_socket_in_room(&socks[0], "k"), "... applied here");
   is_int(sio_adapter_sockets_op(&srv, SIO_OP_DISCONNECT, &sel, NULL, 0), 1, "a node's disconnectSockets of r");
   ok(disconnects[4] == 1 && frees[4] == 1 && !disc_close[4], "... socket 4 disconnected and freed");
   is_int(sio_adapter_sockets_op(&srv, SIO_OP_LEAVE, &all, NULL, 0), EIO_EINVAL, "... leave without a room: EINVAL");
-  sio_broadcast_info_t other = {"/nope", NULL, NULL, 0, NULL, 0};
+  sio_broadcast_info_t other = {"/nope", NULL, NULL, 0, NULL, 0, 0};
   is_int(sio_adapter_sockets_op(&srv, SIO_OP_JOIN, &other, "k", 0), 0, "... unknown namespace: 0");
   is_int(fa.ops, 0, "... never forwarded");
 
@@ -927,7 +932,7 @@ static void test_sockets_ops(void) {
   is_json(none, "[]", "fetch in an unknown namespace: []");
   json_decref(none);
   json_t *one = sio_adapter_fetch_sockets(&srv, &(sio_broadcast_info_t){"/", NULL, (const char *[]){socks[1].id}, 1,
-                                                                      NULL, 0});
+                                                                      NULL, 0, 0});
   ok(json_array_size(one) == 1 && entry_by_id(one, socks[1].id), "a node's fetch of one socket id");
   json_decref(one);
   sio_server_set_adapter(&srv, NULL);
@@ -1102,7 +1107,7 @@ static void test_adapter_broadcast_with_ack(void) {
   bw_reset();
   json_t *data = J("[\"ev\",{\"k\":1}]");
   const char *rooms[] = {"a"}, *except[] = {socks[3].id};
-  sio_broadcast_info_t bc = {"/", data, rooms, 1, except, 1};
+  sio_broadcast_info_t bc = {"/", data, rooms, 1, except, 1, 0};
   int64_t id0 = nsp.next_ack_id;
   is_int(sio_adapter_broadcast_with_ack(&srv, &bc, 100, bw_clients, bw_answer, bw_done, &bw), 0,
          "a node's broadcast with acks");

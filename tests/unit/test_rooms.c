@@ -4,6 +4,11 @@
 #include "../../lib/src/sio/sio_rooms.c"
 #include "tap.h"
 
+/* Connection state recovery (sio_recovery.c) stays off here: nsp.rec is NULL. */
+json_t *sio__rec_offset_data(sio_namespace_t *nsp, const json_t *data, uint64_t *seq) { abort(); }
+void sio__rec_store(sio_namespace_t *nsp, uint64_t seq, sio__encoded *enc, const char *const *rooms,
+                    size_t nrooms, const char *const *except, size_t nexcept) { abort(); }
+
 /* ---- stand-ins for sio_server.c / sio_socket.c / sio_codec.c / id.c ---- */
 
 static sio__client *sent_to[64];
@@ -164,7 +169,7 @@ int main(void) {
    * forwarded again. */
   json_t *data = json_pack("[s,i]", "remote", 1);
   const char *rooms[] = {"a", "b"}, *except[] = {socks[0].id};
-  sio_broadcast_info_t in = {"/", data, rooms, 2, except, 1};
+  sio_broadcast_info_t in = {"/", data, rooms, 2, except, 1, 0};
   nsent = 0;
   is_int(sio_adapter_deliver(&srv, &in), 3, "a remote broadcast reaches a∪b minus socket 0");
   is_int(recipients(), 0x0e, "... sockets 1, 2, 3");
@@ -172,7 +177,7 @@ int main(void) {
   in.nsp = "/other";
   is_int(sio_adapter_deliver(&srv, &in), 0, "an unknown namespace: nobody");
   json_t *bad = json_pack("[s]", "connect");
-  sio_broadcast_info_t reserved = {"/", bad, NULL, 0, NULL, 0};
+  sio_broadcast_info_t reserved = {"/", bad, NULL, 0, NULL, 0, 0};
   is_int(sio_adapter_deliver(&srv, &reserved), EIO_EINVAL, "a reserved event name from a node: refused");
   json_decref(bad);
   json_decref(data);

@@ -96,8 +96,10 @@ static void ra_broadcast(sio_adapter_t *base, const sio_broadcast_info_t *bc) {
   sio_redis_adapter_t *a = (sio_redis_adapter_t *)base;
   uint8_t *buf = NULL;
   size_t len = 0;
+  json_t *flags = bc->is_volatile ? json_pack("{s:b}", "volatile", 1) : NULL;
   int r = sio__redis_encode_broadcast(a->uid, bc->nsp, bc->data, bc->rooms, bc->nrooms, bc->except,
-                                      bc->nexcept, NULL, &buf, &len);
+                                      bc->nexcept, flags, &buf, &len);
+  json_decref(flags);
   char *ch = r == 0 ? sio__redis_channel(SIO__REDIS_CH_BROADCAST, NULL, bc->nsp,
                                          bc->nrooms == 1 ? bc->rooms[0] : NULL)
                     : NULL;
@@ -163,7 +165,8 @@ static void ra_on_message(sio__redis_client *rc, const char *channel, const char
                                  (const char *const *)b.rooms,
                                  b.nrooms,
                                  (const char *const *)b.except,
-                                 b.nexcept};
+                                 b.nexcept,
+                                 b.f.is_volatile};
     int n = sio_adapter_deliver(a->srv, &info);
     if (n > 0) a->stats.deliveries += (uint64_t)n;
   }
@@ -269,7 +272,7 @@ static void ra_on_request(sio_redis_adapter_t *a, const char *nsp, const uint8_t
     return;
   }
   a->stats.requests_received++;
-  sio_broadcast_info_t sel = {nsp, NULL, q.opts_rooms, q.n_opts_rooms, q.opts_except, q.n_opts_except};
+  sio_broadcast_info_t sel = {nsp, NULL, q.opts_rooms, q.n_opts_rooms, q.opts_except, q.n_opts_except, 0};
   sio__redis_response resp = response_init(q.request_id);
   switch (q.type) {
   case SIO__REDIS_SOCKETS:
@@ -302,7 +305,7 @@ static void ra_on_request(sio_redis_adapter_t *a, const char *nsp, const uint8_t
     /* The single-socket form of older adapters: answered when the socket is here. */
     if (!q.sid || (op != SIO_OP_DISCONNECT && !q.room)) break;
     const char *one[1] = {q.sid};
-    sio_broadcast_info_t s1 = {nsp, NULL, one, 1, NULL, 0};
+    sio_broadcast_info_t s1 = {nsp, NULL, one, 1, NULL, 0, 0};
     json_t *ids = sio_adapter_socket_ids(a->srv, &s1);
     if (json_array_size(ids) > 0) {
       sio_adapter_sockets_op(a->srv, op, &s1, q.room, q.close == 1);
@@ -330,7 +333,7 @@ static void ra_on_request(sio_redis_adapter_t *a, const char *nsp, const uint8_t
     json_t *t = q.flags ? json_object_get(q.flags, "timeout") : NULL;
     double ms = json_is_number(t) ? json_number_value(t) : 0;
     uint32_t timeout = ms > 0 && ms < 4e9 ? (uint32_t)ms : 0;
-    sio_broadcast_info_t bc = {nsp, q.packet_data, q.opts_rooms, q.n_opts_rooms, q.opts_except, q.n_opts_except};
+    sio_broadcast_info_t bc = {nsp, q.packet_data, q.opts_rooms, q.n_opts_rooms, q.opts_except, q.n_opts_except, 0};
     ra_reply *rp = reply_new(a, nsp, q.request_id);
     if (rp && sio_adapter_broadcast_with_ack(a->srv, &bc, timeout, reply_clients, reply_client_ack, reply_free,
                                              rp) != 0) {

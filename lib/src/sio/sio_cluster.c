@@ -161,7 +161,7 @@ static int bc_op(sio_broadcast_t *b, int op, const char *room, int close) {
   int n = apply_op(nsp, op, rooms, b->nrooms, except, b->nexcept, room, close);
   sio_adapter_t *a = nsp->srv->adapter;
   if (n >= 0 && a && a->sockets_op && !b->local) {
-    sio_broadcast_info_t sel = {nsp->name, NULL, rooms, b->nrooms, except, b->nexcept};
+    sio_broadcast_info_t sel = {nsp->name, NULL, rooms, b->nrooms, except, b->nexcept, 0};
     a->sockets_op(a, op, &sel, room, close);
   }
   sio_bc_free(b);
@@ -213,7 +213,7 @@ static void group_sent(sio_socket_t *s, void *arg) {
 static int group_deliver(sio_namespace_t *nsp, const sio_broadcast_info_t *bc, ack_group *g) {
   g->refs = 1;
   g->id = nsp->next_ack_id++;
-  return sio__deliver(nsp, bc->data, bc->rooms, bc->nrooms, bc->except, bc->nexcept, g->id, group_sent, g);
+  return sio__deliver(nsp, bc->data, bc->rooms, bc->nrooms, bc->except, bc->nexcept, g->id, group_sent, g, NULL);
 }
 
 static int event_ok(const json_t *data) {
@@ -329,7 +329,7 @@ static sio_request_t *request_new(sio_namespace_t *nsp, int kind, sio_broadcast_
   r->results = results;
   r->timeout_ms = timeout_ms;
   r->info = (sio_broadcast_info_t){nsp->name, data, (const char *const *)b->rooms, b->nrooms,
-                                   (const char *const *)b->except, b->nexcept};
+                                   (const char *const *)b->except, b->nexcept, 0};
   uv_timer_init(srv->eio->http.net.loop, &r->timer);
   r->timer.data = r;
   uv_timer_start(&r->timer, request_timer, timeout_ms, 0);

@@ -12,6 +12,14 @@
 
 typedef struct sio__client sio__client;
 typedef struct sio__member sio__member;
+typedef struct sio__recovery sio__recovery;
+
+/* An encoded packet: its text part and binary attachments (references). */
+typedef struct sio__encoded {
+  sio__rbuf *text;
+  sio__rbuf **atts;
+  size_t natts;
+} sio__encoded;
 
 typedef struct sio__handler {
   char *event;
@@ -36,6 +44,9 @@ struct sio_server {
   sio__hmap nsps;          /* name → sio_namespace */
   sio_adapter_t *adapter;  /* NULL: in-memory only */
   sio_request_t *requests; /* cluster operations in flight (sio_cluster.c) */
+  char rec_prefix[5];      /* recovery offsets: this server's random prefix */
+  uint64_t rec_warned_ms;
+  uv_timer_t *rec_sweep;   /* recovery: expiry sweep every 60 s (NULL: off) */
   sio__tq q_connect;       /* clients that have not joined a namespace yet */
   int closing;
   uint64_t invalid_namespace, protocol_errors, connect_timeouts; /* sio_stats_t */
@@ -60,6 +71,7 @@ struct sio_namespace {
   sio__middleware *mws;
   size_t nmws;
   int64_t next_ack_id;     /* server→client ack ids: one counter per namespace */
+  sio__recovery *rec;      /* connection state recovery (NULL: off) */
   uint32_t epoch;          /* broadcast generation, for de-duplication */
   sio_namespace_stats_t stats; /* counters only; gauges are filled in on demand */
 };
@@ -99,6 +111,8 @@ struct sio_ack {
 struct sio_socket {
   sio__hmap_node node;     /* in nsp->sockets */
   char id[21];
+  char pid[21];            /* recovery: the private session id ("" when off) */
+  uint8_t recovered;       /* restored by connection state recovery */
   uint8_t connected;
   uint8_t busy;            /* inside a user callback */
   uint8_t dead;            /* disconnected: free when not busy */
@@ -124,6 +138,7 @@ struct sio_broadcast {
   char **except;
   size_t nexcept;
   int local;               /* sio_bc_local: not handed to the adapter */
+  int is_volatile;         /* sio_bc_volatile: skipped where the transport is busy */
 };
 
 /* sio_server.c */
@@ -147,6 +162,10 @@ int sio__socket_expect_ack(sio_socket_t *s, int64_t id, uint32_t timeout_ms, sio
 
 /* sio_rooms.c */
 void sio__rooms_leave_all(sio_socket_t *s);
+/* Whether the client's transport takes a packet now (volatile emits skip it
+ * otherwise, as socket.io: polling with a GET waiting and nothing queued,
+ * WebSocket with nothing queued). */
+int sio__client_writable(const sio__client *c);
 /* This node's connected sockets in any of `rooms` (all of nsp when none)
  * minus those in `except`, each once: *out is a malloc'd array (NULL when
  * empty). Returns the count, or -1 when out of memory. */
@@ -157,12 +176,44 @@ ptrdiff_t sio__select(sio_namespace_t *nsp, const char *const *rooms, size_t nro
  * each recipient. Returns the recipients or a negative error. */
 int sio__deliver(sio_namespace_t *nsp, const json_t *data, const char *const *rooms, size_t nrooms,
                  const char *const *except, size_t nexcept, int64_t id,
-                 void (*on_sent)(sio_socket_t *s, void *arg), void *arg);
+                 void (*on_sent)(sio_socket_t *s, void *arg), void *arg, sio__encoded *keep);
+/* An EVENT without ack to the selection: with recovery on and not volatile,
+ * the offset is appended and the packet kept (sio_recovery.c). Returns the
+ * recipients or a negative error. */
+int sio__send_event(sio_namespace_t *nsp, const json_t *data, const char *const *rooms, size_t nrooms,
+                    const char *const *except, size_t nexcept, int is_volatile);
 /* The socket's rooms as socket.io lists them: its own id, then its rooms in
  * the order joined. A new array. */
 json_t *sio__socket_rooms(const sio_socket_t *s);
 /* Every room name of nsp: explicit rooms and every socket's own id. */
 json_t *sio__all_rooms(sio_namespace_t *nsp);
+/* sio_recovery.c */
+#define SIO__OFFSET_MAX 24
+typedef struct sio__restored {
+  sio__encoded *packets;   /* missed packets, oldest first */
+  size_t n;
+  json_t *rooms;           /* the session's rooms (own id included) */
+  json_t *data;            /* socket.data, or NULL */
+} sio__restored;
+sio__recovery *sio__rec_new(void);
+void sio__rec_free(sio__recovery *rec);
+/* data + [offset] (a new array); *seq is the packet's number, to store. */
+json_t *sio__rec_offset_data(sio_namespace_t *nsp, const json_t *data, uint64_t *seq);
+/* Keeps the packet (takes enc's references, clears enc). */
+void sio__rec_store(sio_namespace_t *nsp, uint64_t seq, sio__encoded *enc, const char *const *rooms,
+                    size_t nrooms, const char *const *except, size_t nexcept);
+/* Saves s's session if the reason is one the client recovers from. */
+void sio__rec_persist(sio_socket_t *s, const char *reason);
+/* With auth {pid, offset} of a live session: s takes its id and pid, out
+ * gets what to restore; returns 1. Otherwise 0 (a new session). */
+int sio__rec_restore(sio_socket_t *s, const json_t *auth, sio__restored *out);
+void sio__restored_clear(sio__restored *r);
+void sio__encoded_release(sio__encoded *e);
+void sio__rec_sweep(sio_namespace_t *nsp, double now);
+size_t sio__rec_sessions(const sio_namespace_t *nsp);
+size_t sio__rec_packets(const sio_namespace_t *nsp);
+size_t sio__rec_bytes(const sio_namespace_t *nsp);
+
 /* sio_request_t of sio_cluster.c */
 /* Ends every request in flight with EIO_ECLOSED (server closing). */
 void sio__requests_abort(sio_server_t *srv);

@@ -126,10 +126,19 @@ typedef struct bc_packet {
   void (*on_sent)(sio_socket_t *s, void *arg); /* broadcasts with acks; also selection */
   void *arg;
   int select_only;         /* sio__select: collect, send nothing */
+  int is_volatile;         /* skip clients whose transport is not ready to write */
 } bc_packet;
+
+int sio__client_writable(const sio__client *c) {
+  const eio_socket_t *e = c->eio;
+  if (c->closed || e->upgrading) return 0;
+  if (e->transport == EIO_TRANSPORT_WEBSOCKET) return e->ws && e->ws->wq.bytes == 0;
+  return e->get != NULL && e->qlen == 0;
+}
 
 static void bc_send(sio_socket_t *s, bc_packet *p, uint32_t epoch) {
   if (!s->connected || s->sent_epoch == epoch || s->except_epoch == epoch) return;
+  if (p->is_volatile && !sio__client_writable(s->client)) return;
   s->sent_epoch = epoch;
   if (!p->select_only) sio__client_send(s->client, p->text, p->atts, p->natts);
   p->sent++;
@@ -260,18 +269,47 @@ json_t *sio__all_rooms(sio_namespace_t *nsp) {
   return a;
 }
 
+static int deliver(sio_namespace_t *nsp, const json_t *data, const char *const *rooms, size_t nrooms,
+                   const char *const *except, size_t nexcept, int64_t id,
+                   void (*on_sent)(sio_socket_t *s, void *arg), void *arg, sio__encoded *keep, int is_volatile);
+
 int sio__deliver(sio_namespace_t *nsp, const json_t *data, const char *const *rooms, size_t nrooms,
                  const char *const *except, size_t nexcept, int64_t id,
-                 void (*on_sent)(sio_socket_t *s, void *arg), void *arg) {
-  bc_packet p = {.on_sent = on_sent, .arg = arg};
+                 void (*on_sent)(sio_socket_t *s, void *arg), void *arg, sio__encoded *keep) {
+  return deliver(nsp, data, rooms, nrooms, except, nexcept, id, on_sent, arg, keep, 0);
+}
+
+static int deliver(sio_namespace_t *nsp, const json_t *data, const char *const *rooms, size_t nrooms,
+                   const char *const *except, size_t nexcept, int64_t id,
+                   void (*on_sent)(sio_socket_t *s, void *arg), void *arg, sio__encoded *keep, int is_volatile) {
+  bc_packet p = {.on_sent = on_sent, .arg = arg, .is_volatile = is_volatile};
   if (sio__packet_encode(SIO__PKT_EVENT, nsp->name, id, data, &p.text, &p.atts, &p.natts) != 0)
     return EIO_ENOMEM;
   bc_walk(nsp, rooms, nrooms, except, nexcept, &p);
   nsp->stats.events_out += (uint64_t)p.sent;
+  if (keep) {
+    *keep = (sio__encoded){p.text, p.atts, p.natts};
+    return p.sent;
+  }
   sio__rbuf_unref(p.text);
   for (size_t i = 0; i < p.natts; i++) sio__rbuf_unref(p.atts[i]);
   free(p.atts);
   return p.sent;
+}
+
+int sio__send_event(sio_namespace_t *nsp, const json_t *data, const char *const *rooms, size_t nrooms,
+                    const char *const *except, size_t nexcept, int is_volatile) {
+  if (!nsp->rec || is_volatile)
+    return deliver(nsp, data, rooms, nrooms, except, nexcept, -1, NULL, NULL, NULL, is_volatile);
+  uint64_t seq;
+  json_t *d = sio__rec_offset_data(nsp, data, &seq);
+  if (!d) return EIO_ENOMEM;
+  sio__encoded enc = {0};
+  int n = sio__deliver(nsp, d, rooms, nrooms, except, nexcept, -1, NULL, NULL, &enc);
+  json_decref(d);
+  /* Kept even with no recipient here: the client away may come back for it. */
+  if (n >= 0) sio__rec_store(nsp, seq, &enc, rooms, nrooms, except, nexcept);
+  return n;
 }
 
 int sio_bc_emit(sio_broadcast_t *b, const char *event, json_t *args) {
@@ -287,14 +325,14 @@ int sio_bc_emit(sio_broadcast_t *b, const char *event, json_t *args) {
   }
   json_t *data = sio__event_array(event, args);
   const char *const *rooms = (const char *const *)b->rooms, *const *except = (const char *const *)b->except;
-  int r = data ? sio__deliver(nsp, data, rooms, b->nrooms, except, b->nexcept, -1, NULL, NULL) : EIO_ENOMEM;
+  int r = data ? sio__send_event(nsp, data, rooms, b->nrooms, except, b->nexcept, b->is_volatile) : EIO_ENOMEM;
   if (r >= 0) {
     nsp->stats.broadcasts++;
     nsp->stats.broadcast_deliveries += (uint64_t)r;
   }
   sio_adapter_t *a = nsp->srv->adapter;
   if (r >= 0 && a && !b->local) {
-    sio_broadcast_info_t info = {nsp->name, data, rooms, b->nrooms, except, b->nexcept};
+    sio_broadcast_info_t info = {nsp->name, data, rooms, b->nrooms, except, b->nexcept, b->is_volatile};
     a->broadcast(a, &info);
   }
   json_decref(data);
@@ -304,6 +342,11 @@ int sio_bc_emit(sio_broadcast_t *b, const char *event, json_t *args) {
 
 sio_broadcast_t *sio_bc_local(sio_broadcast_t *b) {
   if (b) b->local = 1;
+  return b;
+}
+
+sio_broadcast_t *sio_bc_volatile(sio_broadcast_t *b) {
+  if (b) b->is_volatile = 1;
   return b;
 }
 
@@ -322,8 +365,8 @@ int sio_adapter_deliver(sio_server_t *srv, const sio_broadcast_info_t *bc) {
   if (!json_is_array(data) || !event || sio__reserved_event(event)) return EIO_EINVAL;
   sio__hmap_node *n = sio__hmap_get(&srv->nsps, bc->nsp, strlen(bc->nsp));
   if (!n) return 0;
-  return sio__deliver(sio__container_of(n, sio_namespace_t, node), data, bc->rooms, bc->nrooms, bc->except,
-                      bc->nexcept, -1, NULL, NULL);
+  return sio__send_event(sio__container_of(n, sio_namespace_t, node), data, bc->rooms, bc->nrooms, bc->except,
+                         bc->nexcept, bc->is_volatile);
 }
 
 int sio_emit_all(sio_namespace_t *nsp, const char *event, json_t *args) {

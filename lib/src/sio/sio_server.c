@@ -13,6 +13,9 @@ void sio_options_init(sio_options_t *o) {
   eio_options_init(&o->eio);
   o->eio.path = "/socket.io/";
   o->connect_timeout_ms = 45000;
+  o->recovery_max_disconnection_ms = 120000;
+  o->recovery_skip_middlewares = 1;
+  o->recovery_max_bytes = 64u << 20;
 }
 
 /* ---- sending ----------------------------------------------------------------- */
@@ -83,16 +86,28 @@ static void client_connect(sio__client *c, sio__packet *p) {
     client_fail(c, "out of memory");
     return;
   }
-  /* Middlewares run before the socket is admitted. */
-  for (size_t i = 0; i < nsp->nmws; i++) {
+  /* Connection state recovery: a CONNECT with {pid, offset} of a session
+   * this node kept gets that socket back (its id, rooms and data, and the
+   * packets it missed); otherwise a new socket with a new private pid. */
+  sio__restored restored = {0};
+  if (nsp->rec) {
+    if (sio__rec_restore(s, auth, &restored)) s->recovered = 1;
+    else sio__id_generate(s->pid);
+  }
+  /* Middlewares run before the socket is admitted (a recovered one skips
+   * them, by default, as socket.io's skipMiddlewares). */
+  size_t nmws = s->recovered && srv->opts.recovery_skip_middlewares ? 0 : nsp->nmws;
+  for (size_t i = 0; i < nmws; i++) {
     s->busy++;
     int r = nsp->mws[i].cb(s, nsp->mws[i].data);
     s->busy--;
     if (c->closed) {
+      sio__restored_clear(&restored);
       sio__socket_free(s);
       return;
     }
     if (r != 0) {
+      sio__restored_clear(&restored);
       nsp->stats.connect_errors++;
       json_t *err = json_object();
       json_object_set_new(err, "message", json_string(s->refuse_message ? s->refuse_message : "Not authorized"));
@@ -103,9 +118,12 @@ static void client_connect(sio__client *c, sio__packet *p) {
       return;
     }
   }
-  if (sio__hmap_put(&nsp->sockets, &s->node) != 0) {
+  if (sio__hmap_get(&nsp->sockets, s->id, 20) || sio__hmap_put(&nsp->sockets, &s->node) != 0) {
+    /* (a recovered id still in use: the old socket is connected again) */
+    int dup = s->recovered;
+    sio__restored_clear(&restored);
     sio__socket_free(s);
-    client_fail(c, "out of memory");
+    client_fail(c, dup ? "recovered session already connected" : "out of memory");
     return;
   }
   s->connected = 1;
@@ -113,8 +131,24 @@ static void client_connect(sio__client *c, sio__packet *p) {
   s->client_next = c->sockets;
   c->sockets = s;
   sio__tq_cancel(&c->connect_timer);
+  if (s->recovered) {
+    /* Rooms and data back, then the missed packets, before the CONNECT reply. */
+    size_t i;
+    json_t *room;
+    json_array_foreach(restored.rooms, i, room) {
+      const char *name = json_string_value(room);
+      if (name && strcmp(name, s->id) != 0) sio_socket_join(s, name);
+    }
+    s->jdata = restored.data;
+    restored.data = NULL;
+    for (i = 0; i < restored.n; i++)
+      sio__client_send(c, restored.packets[i].text, restored.packets[i].atts, restored.packets[i].natts);
+    nsp->stats.recovered++;
+    nsp->stats.events_out += restored.n;
+    sio__restored_clear(&restored);
+  }
   /* The CONNECT reply goes out before anything the handler emits. */
-  json_t *reply = json_pack("{s:s}", "sid", s->id);
+  json_t *reply = s->pid[0] ? json_pack("{s:s, s:s}", "sid", s->id, "pid", s->pid) : json_pack("{s:s}", "sid", s->id);
   client_packet(c, SIO__PKT_CONNECT, nsp->name, -1, reply);
   json_decref(reply);
   /* The reply leaves in a read of its own, as with the reference's paced
@@ -236,6 +270,17 @@ static void sio_connect_timeout(sio__tq *q, sio__tq_node *n) {
 
 /* ---- server -------------------------------------------------------------------- */
 
+/* Recovery: sessions and packets older than max_disconnection_ms go. */
+static void rec_sweep(uv_timer_t *t) {
+  sio_server_t *srv = t->data;
+  uv_timeval64_t tv;
+  if (uv_gettimeofday(&tv) != 0) return;
+  double now = (double)tv.tv_sec * 1000.0 + (double)(tv.tv_usec / 1000);
+  uint32_t it;
+  for (sio__hmap_node *n = sio__hmap_first(&srv->nsps, &it); n; n = sio__hmap_next(&srv->nsps, n, &it))
+    sio__rec_sweep(sio__container_of(n, sio_namespace_t, node), now);
+}
+
 int sio_server_new(uv_loop_t *loop, const sio_options_t *opts, sio_server_t **out) {
   if (!opts || opts->eio.callbacks.on_open || opts->eio.callbacks.on_message ||
       opts->eio.callbacks.on_close)
@@ -256,6 +301,22 @@ int sio_server_new(uv_loop_t *loop, const sio_options_t *opts, sio_server_t **ou
   }
   sio__tq_init(loop, &srv->q_connect, opts->connect_timeout_ms ? opts->connect_timeout_ms : 45000,
                sio_connect_timeout, srv);
+  if (opts->recovery) {
+    /* Offsets carry a random prefix: one from an earlier run of this
+     * server never names a packet of this one. */
+    static const char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    uint8_t rnd[4] = {0};
+    sio__random_bytes(rnd, sizeof rnd);
+    for (int i = 0; i < 4; i++) srv->rec_prefix[i] = alphabet[rnd[i] % 62];
+    if (!srv->opts.recovery_max_disconnection_ms) srv->opts.recovery_max_disconnection_ms = 120000;
+    srv->rec_sweep = malloc(sizeof *srv->rec_sweep);
+    if (srv->rec_sweep) {
+      uv_timer_init(loop, srv->rec_sweep);
+      srv->rec_sweep->data = srv;
+      uv_timer_start(srv->rec_sweep, rec_sweep, 60000, 60000);
+      uv_unref((uv_handle_t *)srv->rec_sweep);
+    }
+  }
   *out = srv;
   return 0;
 }
@@ -276,6 +337,9 @@ void sio_namespace_stats(const sio_namespace_t *nsp, sio_namespace_stats_t *out)
   *out = nsp->stats;
   out->sockets = nsp->sockets.count;
   out->rooms = nsp->rooms.count;
+  out->recovery_sessions = sio__rec_sessions(nsp);
+  out->recovery_packets = sio__rec_packets(nsp);
+  out->recovery_bytes = sio__rec_bytes(nsp);
 }
 
 void sio_server_stats(const sio_server_t *srv, sio_stats_t *out) {
@@ -305,6 +369,7 @@ void sio_server_stats(const sio_server_t *srv, sio_stats_t *out) {
 }
 
 static void namespace_free(sio_namespace_t *nsp) {
+  sio__rec_free(nsp->rec);
   for (size_t i = 0; i < nsp->nhandlers; i++) free(nsp->handlers[i].event);
   free(nsp->handlers);
   for (size_t i = 0; i < nsp->nsv_handlers; i++) free(nsp->sv_handlers[i].event);
@@ -343,6 +408,11 @@ void sio_server_close(sio_server_t *srv, void (*on_closed)(void *arg), void *arg
   srv->on_closed = on_closed;
   srv->on_closed_arg = arg;
   sio__requests_abort(srv);
+  if (srv->rec_sweep) {
+    uv_timer_stop(srv->rec_sweep);
+    uv_close((uv_handle_t *)srv->rec_sweep, (uv_close_cb)free);
+    srv->rec_sweep = NULL;
+  }
   /* Engine.IO closes every session (reason "server shutdown" → each socket
    * hears "server shutting down"), then the listener. */
   srv->q_connect.timer.data = &srv->q_connect;
@@ -377,11 +447,17 @@ sio_namespace_t *sio_of(sio_server_t *srv, const char *name) {
     memcpy(nsp->name, name, len + 1);
   }
   nsp->srv = srv;
+  if (srv->opts.recovery && !(nsp->rec = sio__rec_new())) {
+    free(nsp->name);
+    free(nsp);
+    return NULL;
+  }
   sio__hmap_init(&nsp->sockets);
   sio__hmap_init(&nsp->rooms);
   nsp->node.key = nsp->name;
   nsp->node.klen = (uint32_t)strlen(nsp->name);
   if (sio__hmap_put(&srv->nsps, &nsp->node) != 0) {
+    sio__rec_free(nsp->rec);
     free(nsp->name);
     free(nsp);
     return NULL;

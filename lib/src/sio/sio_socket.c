@@ -211,6 +211,7 @@ void sio__socket_onclose(sio_socket_t *s, const char *reason) {
   s->connected = 0;
   sio_namespace_t *nsp = s->nsp;
   nsp->stats.disconnects++;
+  sio__rec_persist(s, reason); /* before the rooms are left */
   sio__rooms_leave_all(s);
   sio__hmap_del(&nsp->sockets, &s->node);
   sio__client *c = s->client;
@@ -254,7 +255,7 @@ void sio_socket_disconnect(sio_socket_t *s, int close_connection) {
 
 /* ---- emitting ---------------------------------------------------------------------------- */
 
-static int emit(sio_socket_t *s, const char *event, json_t *args, int64_t id) {
+static int emit(sio_socket_t *s, const char *event, json_t *args, int64_t id, int is_volatile) {
   if (!event || sio__reserved_event(event)) {
     SIO_LOGE("sio: emitting the reserved event name \"%s\" is not allowed", event ? event : "(null)");
     json_decref(args);
@@ -266,13 +267,24 @@ static int emit(sio_socket_t *s, const char *event, json_t *args, int64_t id) {
   }
   json_t *data = sio__event_array(event, args);
   if (!data) return EIO_ENOMEM;
-  int r = sio__socket_packet(s, SIO__PKT_EVENT, id, data);
+  int r;
+  if (id < 0 && (s->nsp->rec || is_volatile)) {
+    /* As socket.io: with recovery on, socket.emit is a broadcast to the
+     * socket's own room, so that it gets an offset and is kept. */
+    const char *room[1] = {s->id};
+    r = sio__send_event(s->nsp, data, room, 1, NULL, 0, is_volatile);
+    r = r < 0 ? r : 0;
+  } else {
+    r = sio__socket_packet(s, SIO__PKT_EVENT, id, data);
+    if (r == 0) s->nsp->stats.events_out++;
+  }
   json_decref(data);
-  if (r == 0) s->nsp->stats.events_out++;
   return r;
 }
 
-int sio_emit(sio_socket_t *s, const char *event, json_t *args) { return emit(s, event, args, -1); }
+int sio_emit(sio_socket_t *s, const char *event, json_t *args) { return emit(s, event, args, -1, 0); }
+int sio_emit_volatile(sio_socket_t *s, const char *event, json_t *args) { return emit(s, event, args, -1, 1); }
+int sio_socket_recovered(const sio_socket_t *s) { return s->recovered; }
 
 int sio__socket_expect_ack(sio_socket_t *s, int64_t id, uint32_t timeout_ms, sio_ack_cb cb, void *data) {
   sio__pending_ack *a = calloc(1, sizeof *a);
@@ -297,13 +309,13 @@ int sio__socket_expect_ack(sio_socket_t *s, int64_t id, uint32_t timeout_ms, sio
 
 int sio_emit_with_ack(sio_socket_t *s, const char *event, json_t *args, uint32_t timeout_ms,
                       sio_ack_cb cb, void *data) {
-  if (!cb) return emit(s, event, args, -1);
+  if (!cb) return emit(s, event, args, -1, 0);
   if (!s->connected) {
     json_decref(args);
     return EIO_ECLOSED;
   }
   int64_t id = s->nsp->next_ack_id++;
-  int r = emit(s, event, args, id);
+  int r = emit(s, event, args, id, 0);
   return r != 0 ? r : sio__socket_expect_ack(s, id, timeout_ms, cb, data);
 }
 

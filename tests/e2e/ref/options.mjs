@@ -24,6 +24,7 @@ export function parseArgs(argv, defaults = {}) {
     "--tls-key": ["tlsKey", String],
     "--redis": ["redis", String],
     "--name": ["name", String],
+    "--recovery": ["recovery", Number],
   };
   for (let i = 0; i < argv.length; i++) {
     const spec = names[argv[i]];

@@ -28,6 +28,7 @@ const io = new Server(httpServer, {
   pingInterval: opts.pingInterval,
   pingTimeout: opts.pingTimeout,
   connectTimeout: opts.connectTimeout,
+  ...(opts.recovery ? { connectionStateRecovery: { maxDisconnectionDuration: opts.recovery } } : {}),
   maxHttpBufferSize: 1e6,
   cors: { origin: "*" },
   serveClient: false,
