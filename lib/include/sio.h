@@ -160,6 +160,33 @@ typedef void (*sio_event_cb)(sio_socket_t *s, const char *event, json_t *args, s
 void sio_on_connection(sio_namespace_t *nsp, sio_connection_cb cb, void *data);
 void sio_on_disconnect(sio_namespace_t *nsp, sio_disconnect_cb cb, void *data);
 void sio_on(sio_namespace_t *nsp, const char *event, sio_event_cb cb, void *data);
+/* socket.onAny: cb hears every event a socket of nsp receives, before the
+ * event's own handler (with the same args and ack, if any). cb NULL removes. */
+void sio_on_any(sio_namespace_t *nsp, sio_event_cb cb, void *data);
+/* socket.onAnyOutgoing: cb hears every event sent to a socket of nsp
+ * (sio_emit*, and each recipient of a broadcast), after it was queued.
+ * `args` is borrowed, without the event name (with recovery on, the offset
+ * is its last element, as in socket.io). cb NULL removes. */
+typedef void (*sio_outgoing_cb)(sio_socket_t *s, const char *event, const json_t *args, void *data);
+void sio_on_any_outgoing(sio_namespace_t *nsp, sio_outgoing_cb cb, void *data);
+/* socket.use: a packet middleware, run for every event a socket of nsp
+ * receives, in registration order, before the listeners. Return 0 to go on;
+ * nonzero drops the event (nothing is sent to the client: as socket.io's
+ * next(err), whose error stays on the server). */
+typedef int (*sio_packet_middleware_cb)(sio_socket_t *s, const char *event, json_t *args, void *data);
+void sio_use_packet(sio_namespace_t *nsp, sio_packet_middleware_cb cb, void *data);
+
+/* Dynamic namespaces, as io.of(regex) / io.of((name, auth, next) => ...):
+ * the returned parent namespace admits no client itself; a CONNECT to a
+ * namespace that does not exist and for which match() returns nonzero
+ * creates it as a child of the parent. A child uses the parent's
+ * middlewares (sio_use, sio_use_packet: the parent's first, then its own),
+ * connection and disconnect handlers and event handlers (its own, if set,
+ * come first). Broadcasting on the parent (sio_bc_new(parent), sio_emit_all)
+ * reaches every child. `auth` is the CONNECT's payload (borrowed). Parents
+ * are tried in creation order. */
+typedef int (*sio_namespace_match_cb)(const char *name, const json_t *auth, void *data);
+sio_namespace_t *sio_of_match(sio_server_t *srv, sio_namespace_match_cb match, void *data);
 
 /* ---- sockets ---------------------------------------------------------------- */
 

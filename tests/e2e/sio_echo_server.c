@@ -15,6 +15,12 @@
  * socket id disconnected (null if unknown; the last 64 are kept).
  * Namespace "/refuse" admits only auth {"token":"ok"}; others get
  * CONNECT_ERROR "Not authorized" with data {"reason":"test"}.
+ * Server API hooks, on "/": onAny and onAnyOutgoing log event names per
+ * socket ("any-log" / "outgoing-log" ack with them); a packet middleware
+ * (socket.use) drops events named "forbidden" (whose handler would emit
+ * "should-not-happen"); "volatile-burst" [n] emits n volatile "v" events at
+ * once. Dynamic namespaces "/dyn-<digits>" (io.of(regex)) behave as "/custom";
+ * "dyn-emit" there emits "dyn-news" [its namespace] to every such namespace.
  * GET /stats: live sessions, connections and RSS (leak and churn tests). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +83,8 @@ static struct {
 static unsigned nreasons;
 
 static void on_disconnect(sio_socket_t *s, const char *reason, void *data) {
+  json_decref(sio_socket_get_data(s)); /* the API hooks' logs ("/") */
+  sio_socket_set_data(s, NULL);
   unsigned i = nreasons++ % 64;
   snprintf(reasons[i].id, sizeof reasons[i].id, "%s", sio_socket_id(s));
   snprintf(reasons[i].reason, sizeof reasons[i].reason, "%s", reason);
@@ -96,6 +104,57 @@ static int refuse_mw(sio_socket_t *s, void *data) {
   if (token && strcmp(token, "ok") == 0) return 0;
   sio_socket_refuse(s, "Not authorized", json_pack("{s:s}", "reason", "test"));
   return -1;
+}
+
+/* ---- the server API hooks of namespace "/" (tests/e2e/api.test.mjs) ---- */
+
+/* The socket's {any: [...], out: [...]} logs of event names. */
+static json_t *logs_of(sio_socket_t *s) {
+  json_t *l = sio_socket_get_data(s);
+  if (!l) {
+    l = json_pack("{s:[], s:[]}", "any", "out");
+    sio_socket_set_data(s, l);
+  }
+  return l;
+}
+
+static void on_any(sio_socket_t *s, const char *event, json_t *args, sio_ack_t *ack, void *data) {
+  json_array_append_new(json_object_get(logs_of(s), "any"), json_string(event));
+}
+
+static void on_any_outgoing(sio_socket_t *s, const char *event, const json_t *args, void *data) {
+  json_array_append_new(json_object_get(logs_of(s), "out"), json_string(event));
+}
+
+static int forbid_mw(sio_socket_t *s, const char *event, json_t *args, void *data) {
+  return strcmp(event, "forbidden") == 0 ? -1 : 0;
+}
+
+static void on_log(sio_socket_t *s, const char *event, json_t *args, sio_ack_t *ack, void *data) {
+  json_t *list = json_object_get(logs_of(s), strcmp(event, "any-log") == 0 ? "any" : "out");
+  if (ack) sio_ack(ack, json_pack("[O]", list));
+}
+
+static void on_forbidden(sio_socket_t *s, const char *event, json_t *args, sio_ack_t *ack, void *data) {
+  sio_emit(s, "should-not-happen", NULL);
+}
+
+static void on_volatile_burst(sio_socket_t *s, const char *event, json_t *args, sio_ack_t *ack, void *data) {
+  json_int_t n = json_integer_value(json_array_get(args, 0));
+  for (json_int_t i = 0; i < n && i < 10000; i++) sio_emit_volatile(s, "v", json_pack("[I]", i));
+}
+
+/* Dynamic namespaces: "/dyn-<digits>". */
+static int match_dyn(const char *name, const json_t *auth, void *data) {
+  if (strncmp(name, "/dyn-", 5) != 0 || !name[5]) return 0;
+  for (const char *p = name + 5; *p; p++)
+    if (*p < '0' || *p > '9') return 0;
+  return 1;
+}
+
+static void on_dyn_emit(sio_socket_t *s, const char *event, json_t *args, sio_ack_t *ack, void *data) {
+  /* io.of(pattern).emit: every child namespace's sockets. */
+  sio_emit_all(data, "dyn-news", json_pack("[s]", sio_namespace_name(sio_socket_namespace(s))));
 }
 
 static void setup_namespace(sio_namespace_t *nsp) {
@@ -150,7 +209,18 @@ int main(int argc, char **argv) {
     return 1;
   }
   engine = sio_server_engine(server);
-  setup_namespace(sio_of(server, "/"));
+  sio_namespace_t *root = sio_of(server, "/");
+  setup_namespace(root);
+  sio_on_any(root, on_any, NULL);
+  sio_on_any_outgoing(root, on_any_outgoing, NULL);
+  sio_use_packet(root, forbid_mw, NULL);
+  sio_on(root, "any-log", on_log, NULL);
+  sio_on(root, "outgoing-log", on_log, NULL);
+  sio_on(root, "forbidden", on_forbidden, NULL);
+  sio_on(root, "volatile-burst", on_volatile_burst, NULL);
+  sio_namespace_t *dyn = sio_of_match(server, match_dyn, NULL);
+  setup_namespace(dyn);
+  sio_on(dyn, "dyn-emit", on_dyn_emit, dyn);
   setup_namespace(sio_of(server, "/custom"));
   sio_namespace_t *refuse = sio_of(server, "/refuse");
   setup_namespace(refuse);

@@ -4,6 +4,9 @@
 #include "../../lib/src/sio/sio_rooms.c"
 #include "tap.h"
 
+/* No onAnyOutgoing listener here, so no socket is ever freed by the walk. */
+void sio__socket_free(sio_socket_t *s) { abort(); }
+
 /* Connection state recovery (sio_recovery.c) stays off here: nsp.rec is NULL. */
 json_t *sio__rec_offset_data(sio_namespace_t *nsp, const json_t *data, uint64_t *seq) { abort(); }
 void sio__rec_store(sio_namespace_t *nsp, uint64_t seq, sio__encoded *enc, const char *const *rooms,

@@ -33,6 +33,11 @@ typedef struct sio__sv_handler {
   void *data;
 } sio__sv_handler;
 
+typedef struct sio__packet_mw {
+  sio_packet_middleware_cb cb;
+  void *data;
+} sio__packet_mw;
+
 typedef struct sio__middleware {
   sio_middleware_cb cb;
   void *data;
@@ -44,6 +49,7 @@ struct sio_server {
   sio__hmap nsps;          /* name → sio_namespace */
   sio_adapter_t *adapter;  /* NULL: in-memory only */
   sio_request_t *requests; /* cluster operations in flight (sio_cluster.c) */
+  sio_namespace_t *parents; /* sio_of_match parents, linked through next_child */
   char rec_prefix[5];      /* recovery offsets: this server's random prefix */
   uint64_t rec_warned_ms;
   uv_timer_t *rec_sweep;   /* recovery: expiry sweep every 60 s (NULL: off) */
@@ -68,6 +74,18 @@ struct sio_namespace {
   size_t nhandlers;
   sio__sv_handler *sv_handlers; /* server-side events (sio_on_server_event) */
   size_t nsv_handlers;
+  sio_event_cb on_any;     /* socket.onAny */
+  void *on_any_data;
+  sio_outgoing_cb on_any_outgoing; /* socket.onAnyOutgoing */
+  void *on_any_outgoing_data;
+  sio__packet_mw *packet_mws; /* socket.use */
+  size_t npacket_mws;
+  /* Dynamic namespaces (sio_of_match): a parent matches names, its
+   * children are made on demand and take its handlers. */
+  sio_namespace_match_cb match;
+  void *match_data;
+  sio_namespace_t *parent;
+  sio_namespace_t *next_child, *children;
   sio__middleware *mws;
   size_t nmws;
   int64_t next_ack_id;     /* server→client ack ids: one counter per namespace */
@@ -146,6 +164,9 @@ void sio__client_send(sio__client *c, sio__rbuf *text, sio__rbuf **atts, size_t 
 /* Encodes and sends one packet to one socket's client. `data` is borrowed. */
 int sio__socket_packet(sio_socket_t *s, int type, int64_t id, const json_t *data);
 
+/* sio_server.c: the handler for event in nsp's own table, or NULL. */
+sio__handler *sio__find_handler(sio_namespace_t *nsp, const char *event);
+
 /* sio_socket.c */
 sio_socket_t *sio__socket_new(sio_namespace_t *nsp, sio__client *c, json_t *auth);
 void sio__socket_free(sio_socket_t *s);
@@ -166,6 +187,9 @@ void sio__rooms_leave_all(sio_socket_t *s);
  * otherwise, as socket.io: polling with a GET waiting and nothing queued,
  * WebSocket with nothing queued). */
 int sio__client_writable(const sio__client *c);
+/* Runs nsp's onAnyOutgoing listener (or its parent's) for each of v[0..n)
+ * about data ([event, ...args]). */
+void sio__tell_outgoing(sio_namespace_t *nsp, sio_socket_t *const *v, size_t n, const json_t *data);
 /* This node's connected sockets in any of `rooms` (all of nsp when none)
  * minus those in `except`, each once: *out is a malloc'd array (NULL when
  * empty). Returns the count, or -1 when out of memory. */

@@ -127,7 +127,10 @@ typedef struct bc_packet {
   void *arg;
   int select_only;         /* sio__select: collect, send nothing */
   int is_volatile;         /* skip clients whose transport is not ready to write */
+  struct select_acc *tell; /* recipients to tell the onAnyOutgoing listener about */
 } bc_packet;
+
+static void select_push(sio_socket_t *s, void *arg);
 
 int sio__client_writable(const sio__client *c) {
   const eio_socket_t *e = c->eio;
@@ -143,6 +146,7 @@ static void bc_send(sio_socket_t *s, bc_packet *p, uint32_t epoch) {
   if (!p->select_only) sio__client_send(s->client, p->text, p->atts, p->natts);
   p->sent++;
   if (p->on_sent) p->on_sent(s, p->arg);
+  if (p->tell) select_push(s, p->tell);
 }
 
 static void bc_room(sio_namespace_t *nsp, const char *name, bc_packet *p, uint32_t epoch) {
@@ -214,6 +218,22 @@ typedef struct select_acc {
   int oom;
 } select_acc;
 
+void sio__tell_outgoing(sio_namespace_t *nsp, sio_socket_t *const *v, size_t n, const json_t *data) {
+  sio_namespace_t *hn = !nsp->on_any_outgoing && nsp->parent ? nsp->parent : nsp;
+  sio_outgoing_cb cb = hn->on_any_outgoing;
+  if (!cb || !n) return;
+  const char *event = json_string_value(json_array_get(data, 0));
+  json_t *args = json_array();
+  for (size_t i = 1; i < json_array_size(data); i++) json_array_append(args, json_array_get(data, i));
+  /* The listener may disconnect sockets: hold them all first. */
+  for (size_t i = 0; i < n; i++) v[i]->busy++;
+  for (size_t i = 0; i < n; i++)
+    if (v[i]->connected) cb(v[i], event ? event : "", args, hn->on_any_outgoing_data);
+  for (size_t i = 0; i < n; i++)
+    if (--v[i]->busy == 0 && v[i]->dead) sio__socket_free(v[i]);
+  json_decref(args);
+}
+
 static void select_push(sio_socket_t *s, void *arg) {
   select_acc *a = arg;
   if (a->n == a->cap) {
@@ -282,10 +302,16 @@ int sio__deliver(sio_namespace_t *nsp, const json_t *data, const char *const *ro
 static int deliver(sio_namespace_t *nsp, const json_t *data, const char *const *rooms, size_t nrooms,
                    const char *const *except, size_t nexcept, int64_t id,
                    void (*on_sent)(sio_socket_t *s, void *arg), void *arg, sio__encoded *keep, int is_volatile) {
-  bc_packet p = {.on_sent = on_sent, .arg = arg, .is_volatile = is_volatile};
+  select_acc tell = {0};
+  int telling = nsp->on_any_outgoing || (nsp->parent && nsp->parent->on_any_outgoing);
+  bc_packet p = {.on_sent = on_sent, .arg = arg, .is_volatile = is_volatile, .tell = telling ? &tell : NULL};
   if (sio__packet_encode(SIO__PKT_EVENT, nsp->name, id, data, &p.text, &p.atts, &p.natts) != 0)
     return EIO_ENOMEM;
   bc_walk(nsp, rooms, nrooms, except, nexcept, &p);
+  if (telling) {
+    sio__tell_outgoing(nsp, tell.v, tell.n, data);
+    free(tell.v);
+  }
   nsp->stats.events_out += (uint64_t)p.sent;
   if (keep) {
     *keep = (sio__encoded){p.text, p.atts, p.natts};
@@ -312,12 +338,39 @@ int sio__send_event(sio_namespace_t *nsp, const json_t *data, const char *const 
   return n;
 }
 
+/* b's rooms, except and flags on another namespace. */
+static sio_broadcast_t *bc_clone(const sio_broadcast_t *b, sio_namespace_t *nsp) {
+  sio_broadcast_t *c = sio_bc_new(nsp);
+  for (size_t i = 0; c && i < b->nrooms; i++) sio_bc_to(c, b->rooms[i]);
+  for (size_t i = 0; c && i < b->nexcept; i++) sio_bc_except(c, b->except[i]);
+  if (c) {
+    c->local = b->local;
+    c->is_volatile = b->is_volatile;
+  }
+  return c;
+}
+
 int sio_bc_emit(sio_broadcast_t *b, const char *event, json_t *args) {
   if (!b) {
     json_decref(args);
     return EIO_ENOMEM;
   }
   sio_namespace_t *nsp = b->nsp;
+  if (nsp->match) {
+    /* A dynamic namespaces' parent: every child. */
+    int total = 0;
+    for (sio_namespace_t *ch = nsp->children; ch; ch = ch->next_child) {
+      int r = sio_bc_emit(bc_clone(b, ch), event, json_incref(args));
+      if (r < 0) {
+        total = r;
+        break;
+      }
+      total += r;
+    }
+    json_decref(args);
+    sio_bc_free(b);
+    return total;
+  }
   if (!event || sio__reserved_event(event)) {
     json_decref(args);
     sio_bc_free(b);

@@ -1,6 +1,7 @@
 /* Socket.IO server: namespaces, and one client per Engine.IO session that
  * decodes packets (reassembling binary attachments) and routes them to the
  * socket of their namespace (PROTOCOL.md 4.3, 4.4). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,6 +74,21 @@ static void client_connect(sio__client *c, sio__packet *p) {
   sio_server_t *srv = c->srv;
   sio__hmap_node *n = sio__hmap_get(&srv->nsps, p->nsp, strlen(p->nsp));
   if (!n) {
+    /* A dynamic namespace: the first parent whose match() takes the name. */
+    json_t *auth = p->data ? p->data : json_object();
+    for (sio_namespace_t *par = srv->parents; par && !n; par = par->next_child) {
+      if (!par->match(p->nsp, auth, par->match_data)) continue;
+      sio_namespace_t *child = sio_of(srv, p->nsp);
+      if (!child) break;
+      child->parent = par;
+      child->next_child = par->children;
+      par->children = child;
+      n = &child->node;
+    }
+    if (!p->data) json_decref(auth);
+    if (c->closed) return;
+  }
+  if (!n) {
     srv->invalid_namespace++;
     json_t *err = json_pack("{s:s}", "message", "Invalid namespace");
     client_packet(c, SIO__PKT_CONNECT_ERROR, p->nsp, -1, err);
@@ -96,10 +112,12 @@ static void client_connect(sio__client *c, sio__packet *p) {
   }
   /* Middlewares run before the socket is admitted (a recovered one skips
    * them, by default, as socket.io's skipMiddlewares). */
-  size_t nmws = s->recovered && srv->opts.recovery_skip_middlewares ? 0 : nsp->nmws;
+  int skip = s->recovered && srv->opts.recovery_skip_middlewares;
+  size_t npar = skip || !nsp->parent ? 0 : nsp->parent->nmws, nmws = skip ? 0 : npar + nsp->nmws;
   for (size_t i = 0; i < nmws; i++) {
+    sio__middleware *mw = i < npar ? &nsp->parent->mws[i] : &nsp->mws[i - npar];
     s->busy++;
-    int r = nsp->mws[i].cb(s, nsp->mws[i].data);
+    int r = mw->cb(s, mw->data);
     s->busy--;
     if (c->closed) {
       sio__restored_clear(&restored);
@@ -154,9 +172,10 @@ static void client_connect(sio__client *c, sio__packet *p) {
   /* The reply leaves in a read of its own, as with the reference's paced
    * writes; what the handler emits follows (sio__conn_flush_alone). */
   sio__eio_flush_alone(c->eio);
-  if (nsp->on_connection) {
+  sio_namespace_t *hn = !nsp->on_connection && nsp->parent ? nsp->parent : nsp;
+  if (hn->on_connection) {
     s->busy++;
-    nsp->on_connection(s, nsp->on_connection_data);
+    hn->on_connection(s, hn->on_connection_data);
     s->busy--;
     if (s->dead) sio__socket_free(s);
   }
@@ -370,6 +389,7 @@ void sio_server_stats(const sio_server_t *srv, sio_stats_t *out) {
 
 static void namespace_free(sio_namespace_t *nsp) {
   sio__rec_free(nsp->rec);
+  free(nsp->packet_mws);
   for (size_t i = 0; i < nsp->nhandlers; i++) free(nsp->handlers[i].event);
   free(nsp->handlers);
   for (size_t i = 0; i < nsp->nsv_handlers; i++) free(nsp->sv_handlers[i].event);
@@ -391,6 +411,11 @@ static void server_engine_closed(void *arg) {
     n = next;
   }
   sio__hmap_free(&srv->nsps);
+  while (srv->parents) {
+    sio_namespace_t *par = srv->parents;
+    srv->parents = par->next_child;
+    namespace_free(par);
+  }
   void (*cb)(void *) = srv->on_closed;
   void *cb_arg = srv->on_closed_arg;
   free(srv);
@@ -464,6 +489,51 @@ sio_namespace_t *sio_of(sio_server_t *srv, const char *name) {
   }
   if (srv->adapter && srv->adapter->namespace_added) srv->adapter->namespace_added(srv->adapter, nsp->name);
   return nsp;
+}
+
+sio_namespace_t *sio_of_match(sio_server_t *srv, sio_namespace_match_cb match, void *data) {
+  if (!match) return NULL;
+  sio_namespace_t *par = calloc(1, sizeof *par);
+  char name[32];
+  /* A name no client can ask for (not "/..."), for logs and stats. */
+  snprintf(name, sizeof name, "(dynamic %p)", (void *)par);
+  if (!par || !(par->name = strdup(name))) {
+    free(par);
+    return NULL;
+  }
+  par->srv = srv;
+  par->match = match;
+  par->match_data = data;
+  sio__hmap_init(&par->sockets);
+  sio__hmap_init(&par->rooms);
+  /* Appended: parents are tried in creation order. */
+  sio_namespace_t **tail = &srv->parents;
+  while (*tail) tail = &(*tail)->next_child;
+  *tail = par;
+  return par;
+}
+
+sio__handler *sio__find_handler(sio_namespace_t *nsp, const char *event) {
+  for (size_t i = 0; i < nsp->nhandlers; i++)
+    if (strcmp(nsp->handlers[i].event, event) == 0) return &nsp->handlers[i];
+  return NULL;
+}
+
+void sio_on_any(sio_namespace_t *nsp, sio_event_cb cb, void *data) {
+  nsp->on_any = cb;
+  nsp->on_any_data = data;
+}
+
+void sio_on_any_outgoing(sio_namespace_t *nsp, sio_outgoing_cb cb, void *data) {
+  nsp->on_any_outgoing = cb;
+  nsp->on_any_outgoing_data = data;
+}
+
+void sio_use_packet(sio_namespace_t *nsp, sio_packet_middleware_cb cb, void *data) {
+  sio__packet_mw *m = realloc(nsp->packet_mws, (nsp->npacket_mws + 1) * sizeof *m);
+  if (!m) return;
+  nsp->packet_mws = m;
+  m[nsp->npacket_mws++] = (sio__packet_mw){cb, data};
 }
 
 const char *sio_namespace_name(const sio_namespace_t *nsp) { return nsp->name; }

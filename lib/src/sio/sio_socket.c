@@ -147,11 +147,14 @@ static void socket_onevent(sio_socket_t *s, sio__packet *p) {
     else snprintf(num, sizeof num, "%.17g", json_number_value(ev));
     event = num;
   }
-  sio_namespace_t *nsp = s->nsp;
-  sio__handler *h = NULL;
-  for (size_t i = 0; i < nsp->nhandlers; i++)
-    if (strcmp(nsp->handlers[i].event, event) == 0) h = &nsp->handlers[i];
-  if (!h) return; /* no listener: dropped, as an unhandled event in socket.io */
+  sio_namespace_t *nsp = s->nsp, *parent = nsp->parent;
+  /* A namespace made from a pattern (sio_of_match) also takes its parent's handlers. */
+  sio__handler *h = sio__find_handler(nsp, event);
+  if (!h && parent) h = sio__find_handler(parent, event);
+  sio_event_cb any = nsp->on_any ? nsp->on_any : parent ? parent->on_any : NULL;
+  void *any_data = nsp->on_any ? nsp->on_any_data : parent ? parent->on_any_data : NULL;
+  if (!h && !any && !nsp->npacket_mws && !(parent && parent->npacket_mws))
+    return; /* no listener: dropped, as an unhandled event in socket.io */
   json_t *args = json_array();
   for (size_t i = 1; i < json_array_size(data); i++) json_array_append(args, json_array_get(data, i));
   sio_ack_t *ack = NULL;
@@ -164,7 +167,17 @@ static void socket_onevent(sio_socket_t *s, sio__packet *p) {
     }
   }
   s->busy++;
-  h->cb(s, event, args, ack, h->data);
+  /* As socket.io: onAny listeners hear every event first, then the packet
+   * middlewares (socket.use, the parent's first) run, one refusing drops
+   * the event, then its listener. */
+  if (any) any(s, event, args, ack, any_data);
+  int refused = 0;
+  for (int pass = 0; pass < 2 && !refused; pass++) {
+    sio_namespace_t *m = pass == 0 ? parent : nsp;
+    for (size_t i = 0; m && i < m->npacket_mws && !refused; i++)
+      refused = m->packet_mws[i].cb(s, event, args, m->packet_mws[i].data) != 0 || !s->connected;
+  }
+  if (h && !refused && s->connected) h->cb(s, event, args, ack, h->data);
   s->busy--;
   json_decref(args);
   if (ack) {
@@ -225,7 +238,8 @@ void sio__socket_onclose(sio_socket_t *s, const char *reason) {
   for (sio_ack_t *a = s->kept; a; a = a->next) a->sock = NULL;
   s->kept = NULL;
   s->busy++;
-  if (nsp->on_disconnect) nsp->on_disconnect(s, reason, nsp->on_disconnect_data);
+  sio_namespace_t *hn = !nsp->on_disconnect && nsp->parent ? nsp->parent : nsp;
+  if (hn->on_disconnect) hn->on_disconnect(s, reason, hn->on_disconnect_data);
   /* Acks still awaited will never come: their callbacks hear NULL. */
   while (s->acks) {
     sio__pending_ack *a = s->acks;
@@ -277,6 +291,7 @@ static int emit(sio_socket_t *s, const char *event, json_t *args, int64_t id, in
   } else {
     r = sio__socket_packet(s, SIO__PKT_EVENT, id, data);
     if (r == 0) s->nsp->stats.events_out++;
+    if (r == 0) sio__tell_outgoing(s->nsp, &s, 1, data);
   }
   json_decref(data);
   return r;

@@ -81,7 +81,27 @@ function onConnection(socket) {
   socket.on("disconnect", (reason) => onDisconnect(socket, reason));
 }
 
+// The server API hooks of "/" (see sio_echo_server.c).
+io.of("/").use((socket, next) => {
+  socket.logs = { any: [], out: [] };
+  socket.onAny((event) => socket.logs.any.push(event));
+  socket.onAnyOutgoing((event) => socket.logs.out.push(event));
+  socket.use(([event], next2) => (event === "forbidden" ? next2(new Error("forbidden")) : next2()));
+  socket.on("error", () => {}); // the refused packet's error stays here
+  socket.on("any-log", (ack) => ack(socket.logs.any));
+  socket.on("outgoing-log", (ack) => ack(socket.logs.out));
+  socket.on("forbidden", () => socket.emit("should-not-happen"));
+  socket.on("volatile-burst", (n) => {
+    for (let i = 0; i < n && i < 10000; i++) socket.volatile.emit("v", i);
+  });
+  next();
+});
 io.of("/").on("connection", onConnection);
+const dyn = io.of(/^\/dyn-\d+$/);
+dyn.on("connection", (socket) => {
+  onConnection(socket);
+  socket.on("dyn-emit", () => dyn.emit("dyn-news", socket.nsp.name));
+});
 io.of("/custom").on("connection", onConnection);
 
 const refuse = io.of("/refuse");
