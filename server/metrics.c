@@ -195,6 +195,18 @@ static void render(chat_metrics *m, text *t) {
   sample1(t, "sio_broadcasts_total", "namespace", nsp, ns.broadcasts);
   family(t, "sio_broadcast_deliveries_total", "counter", "Sockets reached by broadcasts made on this node.");
   sample1(t, "sio_broadcast_deliveries_total", "namespace", nsp, ns.broadcast_deliveries);
+  /* Connection state recovery (--recovery); zeros without it. */
+  family(t, "sio_recovered_total", "counter", "Sockets restored by connection state recovery.");
+  sample1(t, "sio_recovered_total", "namespace", nsp, ns.recovered);
+  family(t, "sio_recovery_evicted_total", "counter",
+         "Events dropped from the recovery store before their time (its byte cap).");
+  sample1(t, "sio_recovery_evicted_total", "namespace", nsp, ns.recovery_evicted);
+  family(t, "sio_recovery_sessions", "gauge", "Sessions kept for clients that may come back.");
+  sample1(t, "sio_recovery_sessions", "namespace", nsp, ns.recovery_sessions);
+  family(t, "sio_recovery_events", "gauge", "Events kept for recovery.");
+  sample1(t, "sio_recovery_events", "namespace", nsp, ns.recovery_packets);
+  family(t, "sio_recovery_bytes", "gauge", "Approximate bytes of the events kept for recovery.");
+  sample1(t, "sio_recovery_bytes", "namespace", nsp, ns.recovery_bytes);
   family(t, "sio_errors_total", "counter",
          "Socket.IO errors by kind: CONNECTs refused by a middleware or for an unknown namespace, "
          "connections closed for a protocol violation or for joining no namespace in time.");

@@ -110,3 +110,34 @@ for (const transports of [["websocket"], ["polling"]]) {
     });
   });
 }
+
+describe("sio-chat --recovery", { skip: process.env.SIO_REF ? "sio-chat only" : false }, () => {
+  test("chat lines missed while away are replayed, and /metrics counts the recovery", { timeout: 20000 }, async () => {
+    const chat = await startServer("server/sio-chat", ["--host", "127.0.0.1", "--recovery"]);
+    const lines = (c) => {
+      c.lines = [];
+      c.on("message", (line) => c.lines.push(line));
+      return c;
+    };
+    const a = lines(client(chat.url, { transports: ["websocket"] }));
+    const b = lines(client(chat.url, { transports: ["websocket"] }));
+    try {
+      await Promise.all([a, b].map((c) => withTimeout(once(c, "connect"), 5000, "connect")));
+      b.emit("message", "before");
+      await eventually(() => a.lines.some((l) => l.endsWith(": before")), 3000, "before");
+      a.io.engine.close();
+      await sleep(150);
+      b.emit("message", "while away");
+      await withTimeout(once(a, "connect"), 5000, "reconnect");
+      assert.equal(a.recovered, true);
+      await eventually(() => a.lines.some((l) => l.endsWith(": while away")), 3000, "the missed line");
+      const text = await (await fetch(`${chat.url}/metrics`)).text();
+      assert.match(text, /^sio_recovered_total\{namespace="\/"\} 1$/m);
+      assert.match(text, /^sio_recovery_events\{namespace="\/"\} [1-9]\d*$/m);
+    } finally {
+      a.close();
+      b.close();
+      await chat.stop();
+    }
+  });
+});
