@@ -165,18 +165,19 @@ void sio__rec_store(sio_namespace_t *nsp, uint64_t seq, sio__encoded *enc, const
   stored *p = calloc(1, sizeof *p);
   char **ex = NULL;
   char **names = p ? copy_names(rooms, nrooms, except, nexcept, &ex) : NULL;
-  /* Sequence numbers must stay contiguous in the ring: a packet that cannot
-   * be kept ends the ring here (the ones before cannot be found after it). */
-  if (!p || !names || seq != rec->first_seq + rec->count) {
-    if (rec->count && seq != rec->first_seq + rec->count)
-      while (rec->count) drop_oldest(rec);
+  if (!p || !names) {
     free(p);
     free(names);
     sio__encoded_release(enc);
-    if (!p || !names) SIO_LOGW("sio: recovery: out of memory, a packet of %s was not kept", nsp->name);
-    if (!rec->count) rec->first_seq = rec->next_seq;
+    SIO_LOGW("sio: recovery: out of memory, a packet of %s was not kept", nsp->name);
     return;
   }
+  /* Sequence numbers must stay contiguous in the ring: after a packet that
+   * could not be kept, the ones before it cannot be found across the gap,
+   * so they go (clients away since then get a new session); this one starts
+   * the ring again. */
+  if (rec->count && seq != rec->first_seq + rec->count)
+    while (rec->count) drop_oldest(rec);
   p->seq = seq;
   p->at_ms = now_ms();
   p->text = enc->text;
