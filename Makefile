@@ -3,7 +3,7 @@
 # npm in the folders that need it), build with meson into build/, then run.
 
 APT_PACKAGES := build-essential pkg-config meson ninja-build libuv1-dev libjansson-dev \
-                libmbedtls-dev node-llhttp python3 libhiredis-dev libmsgpack-dev
+                libmbedtls-dev node-llhttp python3 libhiredis-dev libmsgpack-dev zlib1g-dev
 # Headless browser tests drive Debian's Chromium (never a downloaded one);
 # clang builds the fuzz targets with libFuzzer; valgrind checks the servers
 # for leaks and memory errors in the churn tests; openssl makes throwaway
@@ -15,7 +15,7 @@ NODE_PACKAGES := $(if $(shell command -v node),,nodejs npm)
 BUILD := build
 ASAN_BUILD := build-asan
 FUZZ_BUILD := build-fuzz
-FUZZ_TARGETS := fuzz_ws fuzz_eio fuzz_http fuzz_sio fuzz_jparse fuzz_redis fuzz_query
+FUZZ_TARGETS := fuzz_ws fuzz_eio fuzz_http fuzz_sio fuzz_jparse fuzz_redis fuzz_query fuzz_eio3 fuzz_deflate
 # Seconds each libFuzzer target runs: `make fuzz` (FUZZ_SECONDS=N to change);
 # `make test` runs each for TEST_FUZZ_SECONDS.
 FUZZ_SECONDS ?= 300

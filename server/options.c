@@ -105,6 +105,21 @@ static const opt_def defs[OPT_COUNT] = {
     [OPT_RECOVERY_MAX_DISCONNECTION] = {"recovery-max-disconnection", "MS", K_NUM, 1, MS_MAX, "120000",
                                         "With --recovery: how long a dropped client's session and the\n"
                                         "messages it may miss are kept (maxDisconnectionDuration)."},
+    [OPT_ALLOW_EIO3] = {"allow-eio3", NULL, K_SWITCH, 0, 0, "off",
+                        "Also accept Socket.IO v2 clients (socket.io-client 2.x, Engine.IO v3;\n"
+                        "socket.io's allowEIO3)."},
+    [OPT_PER_MESSAGE_DEFLATE] = {"per-message-deflate", NULL, K_SWITCH, 0, 0, "off",
+                                 "Accept WebSocket permessage-deflate (RFC 7692) when a client\n"
+                                 "offers it (browsers do): messages of 1024 bytes or more are\n"
+                                 "compressed, compressed messages from clients inflated (bigger\n"
+                                 "than --max-payload once inflated: closed 1009). Costs CPU, and\n"
+                                 "memory while a connection compresses (its zlib streams, ~120 KB;\n"
+                                 "~10 KB once it has been quiet for 10 s; see the README's\n"
+                                 "Compression). Off, as in Node's socket.io."},
+    [OPT_HTTP_COMPRESSION] = {"http-compression", NULL, K_SWITCH, 0, 0, "on",
+                              "gzip or deflate long-polling responses of 1024 bytes or more\n"
+                              "when the client accepts it (Accept-Encoding), as Node's\n"
+                              "socket.io does by default. --http-compression=off to disable."},
 };
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
@@ -267,6 +282,7 @@ int chat_options_parse(chat_options *o, int argc, char **argv) {
     const opt_def *d = &defs[i];
     o->v[i].str = d->def;
     if (d->kind == K_NUM && d->def) parse_long(d->def, d->min, d->max, &o->v[i].num);
+    if (d->kind == K_SWITCH && d->def) parse_switch(d->def, &o->v[i].num); /* "on" or "off" */
     if (d->kind == K_LEVEL) o->v[i].num = 2;
   }
   if (parse_env(o) != 0 || parse_argv(o, argc, argv) != 0) return -1;

@@ -223,7 +223,10 @@ static void apply_options(const chat_options *o, sio_options_t *opts) {
   opts->eio.tls_cert_file = v[OPT_TLS_CERT].str;
   opts->eio.tls_key_file = v[OPT_TLS_KEY].str;
   opts->recovery = (int)v[OPT_RECOVERY].num;
+  opts->eio.allow_eio3 = (int)v[OPT_ALLOW_EIO3].num;
   opts->recovery_max_disconnection_ms = (uint32_t)v[OPT_RECOVERY_MAX_DISCONNECTION].num;
+  opts->eio.per_message_deflate = (int)v[OPT_PER_MESSAGE_DEFLATE].num;
+  opts->eio.http_compression = (int)v[OPT_HTTP_COMPRESSION].num;
 }
 
 int main(int argc, char **argv) {

@@ -81,6 +81,11 @@ typedef struct eio_options {
   size_t max_payload;           /* maxHttpBufferSize, 1000000 */
   int allow_upgrades;           /* 1 */
   int transports;               /* EIO_TRANSPORT_POLLING | EIO_TRANSPORT_WEBSOCKET */
+  int allow_eio3;               /* 0. Nonzero: also accept Engine.IO v3 clients (EIO=3, as
+                                   socket.io-client 2.x sends; Node's allowEIO3): their
+                                   heartbeat, payload and binary framing are v3, their
+                                   messages reach on_message as any other. Off: an EIO=3
+                                   handshake gets 400 {"code":5,...}. */
   /* CORS (as Node's `cors` package under engine.io; PROTOCOL.md 1.12). Off
    * unless cors_origin or cors_origins is set; then applied to every request
    * under `path` (errors and the WebSocket 101 too) and OPTIONS requests are
@@ -119,6 +124,34 @@ typedef struct eio_options {
   const char *tls_cert_file;
   const char *tls_key_file;
   uint32_t tls_handshake_timeout_ms; /* 10000 */
+  /* Compression, with the reference's defaults: permessage-deflate (RFC
+   * 7692) on WebSocket off (ws's perMessageDeflate), gzip/deflate of
+   * long-polling responses on (engine.io's httpCompression). */
+  int per_message_deflate;      /* 0. Nonzero: accept a client's permessage-deflate offer
+                                   (negotiated as ws does; an offer that is invalid or that
+                                   the settings below exclude refuses the upgrade with 400).
+                                   Compressed messages are inflated under max_payload (close
+                                   1009 past it). Memory: none until a connection compresses;
+                                   then, with context takeover, its own zlib streams (see
+                                   README, Compression) */
+  size_t deflate_threshold;     /* 1024: messages shorter than this are sent uncompressed */
+  int deflate_server_no_context_takeover; /* serverNoContextTakeover. 0: as the client asks;
+                                   1: always (no deflate stream per connection, and a message
+                                   sent to many is compressed once); -1: refuse offers asking */
+  int deflate_client_no_context_takeover; /* clientNoContextTakeover. 0: as the client asks;
+                                   1: always (no inflate stream per connection) */
+  int deflate_server_max_window_bits; /* serverMaxWindowBits. 0: as the client asks (else 15);
+                                   9..15: ours, always sent; -1: refuse offers limiting it */
+  int deflate_client_max_window_bits; /* clientMaxWindowBits. 0: as the client asks; 8..15:
+                                   asked of the client (offers that do not allow it are
+                                   refused, as ws); -1: never limit the client */
+  int deflate_level;            /* zlib level 0..9; -1 (default): zlib's (6), as Node */
+  int deflate_mem_level;        /* zlib memLevel 1..9; 8 (Node's): lower saves ~2^(m+8)
+                                   bytes per compressing connection */
+  int http_compression;         /* 1: gzip/deflate a long-polling response body of at least
+                                   http_compression_threshold bytes when the request's
+                                   Accept-Encoding allows (Content-Encoding set); 0: never */
+  size_t http_compression_threshold; /* 1024 */
   eio_http_handler_t http_handler; /* optional */
   void *http_data;              /* passed to http_handler */
   eio_callbacks_t callbacks;
@@ -210,6 +243,9 @@ int eio_socket_send(eio_socket_t *sock, const void *msg, size_t len, int binary)
 void eio_socket_close(eio_socket_t *sock);
 const char *eio_socket_id(const eio_socket_t *sock);          /* the 20-char sid */
 eio_transport_t eio_socket_transport(const eio_socket_t *sock);
+/* The session's Engine.IO protocol revision: 4, or 3 (an EIO=3 client,
+ * accepted with allow_eio3). */
+int eio_socket_protocol(const eio_socket_t *sock);
 int eio_socket_is_open(const eio_socket_t *sock);
 void eio_socket_set_data(eio_socket_t *sock, void *data);
 void *eio_socket_get_data(const eio_socket_t *sock);

@@ -11,7 +11,11 @@ const char echo_eio_usage[] =
     "[--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES] [--header-timeout MS] "
     "[--body-timeout MS] [--max-connections N] [--max-send-queue BYTES] "
     "[--allow-origin ORIGIN]... [--forbid-query KEY=VALUE] [--tls-cert F --tls-key F] "
-    "[--tls-handshake-timeout MS]";
+    "[--tls-handshake-timeout MS] [--allow-eio3] [--per-message-deflate] [--deflate-threshold BYTES] "
+    "[--deflate-server-no-context-takeover] [--deflate-client-no-context-takeover] "
+    "[--deflate-server-max-window-bits N] [--deflate-client-max-window-bits N] "
+    "[--deflate-mem-level N] [--http-compression|--no-http-compression] "
+    "[--http-compression-threshold BYTES]";
 
 static const char *origins[17];
 static size_t norigins;
@@ -32,10 +36,31 @@ static int forbid_query_hook(const eio_http_request_t *req, const char **message
 
 int echo_eio_flag(eio_options_t *o, int argc, char **argv, int *i) {
   const char *a = argv[*i];
+  if (strcmp(a, "--allow-eio3") == 0) { /* flags without a value */
+    o->allow_eio3 = 1;
+    return 1;
+  }
+  static const char *const switches[] = {"--per-message-deflate", "--http-compression",
+                                         "--no-http-compression", "--deflate-server-no-context-takeover",
+                                         "--deflate-client-no-context-takeover"};
+  for (size_t k = 0; k < sizeof switches / sizeof switches[0]; k++) {
+    if (strcmp(a, switches[k]) != 0) continue;
+    switch (k) {
+    case 0: o->per_message_deflate = 1; break;
+    case 1: o->http_compression = 1; break;
+    case 2: o->http_compression = 0; break;
+    case 3: o->deflate_server_no_context_takeover = 1; break;
+    case 4: o->deflate_client_no_context_takeover = 1; break;
+    }
+    return 1;
+  }
   static const char *const flags[] = {"--ping-interval",   "--ping-timeout",    "--max-payload",
                                       "--header-timeout",  "--body-timeout",    "--max-connections",
                                       "--max-send-queue",  "--allow-origin",    "--forbid-query",
-                                      "--tls-cert",        "--tls-key",         "--tls-handshake-timeout"};
+                                      "--tls-cert",        "--tls-key",         "--tls-handshake-timeout",
+                                      "--deflate-threshold", "--http-compression-threshold",
+                                      "--deflate-mem-level", "--deflate-server-max-window-bits",
+                                      "--deflate-client-max-window-bits"};
   size_t k = 0;
   while (k < sizeof flags / sizeof flags[0] && strcmp(a, flags[k]) != 0) k++;
   if (k == sizeof flags / sizeof flags[0]) return 0;
@@ -61,6 +86,11 @@ int echo_eio_flag(eio_options_t *o, int argc, char **argv, int *i) {
   case 9: o->tls_cert_file = v; break;
   case 10: o->tls_key_file = v; break;
   case 11: o->tls_handshake_timeout_ms = (uint32_t)atoi(v); break;
+  case 12: o->deflate_threshold = (size_t)atol(v); break;
+  case 13: o->http_compression_threshold = (size_t)atol(v); break;
+  case 14: o->deflate_mem_level = atoi(v); break;
+  case 15: o->deflate_server_max_window_bits = atoi(v); break;
+  case 16: o->deflate_client_max_window_bits = atoi(v); break;
   }
   return 1;
 }

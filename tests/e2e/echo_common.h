@@ -14,6 +14,14 @@
  *   whose query holds it, with the message "refused by test hook")
  *   --tls-cert FILE --tls-key FILE (https and wss)
  *   --tls-handshake-timeout MS (a TLS handshake not finished by then: closed)
+ *   --allow-eio3 (no value: accept Engine.IO v3 clients, as allowEIO3)
+ *   --per-message-deflate (no value: accept permessage-deflate offers)
+ *   --deflate-threshold BYTES --deflate-mem-level N
+ *   --deflate-server-no-context-takeover, --deflate-client-no-context-takeover
+ *   (no value: answer them always) --deflate-server-max-window-bits N
+ *   --deflate-client-max-window-bits N (-1: the ws `false` setting)
+ *   --http-compression, --no-http-compression (no value; on by default)
+ *   --http-compression-threshold BYTES
  * Consumes argv[*i] (and its value) if it is one of them: returns 1; 0 if
  * not; -1 if its value is missing. */
 int echo_eio_flag(eio_options_t *o, int argc, char **argv, int *i);

@@ -86,7 +86,7 @@ static int fz_close(void *ud, unsigned code, const char *reason, size_t n) {
   return fz_event(ud, 'C', code, reason, n);
 }
 
-static const sio__ws_parser_cbs fz_cbs = {fz_msg, fz_ping, fz_pong, fz_close};
+static const sio__ws_parser_cbs fz_cbs = {fz_msg, fz_ping, fz_pong, fz_close, NULL};
 
 /* Parses data cut at cuts[0..ncuts) (ascending). Returns the first nonzero
  * feed result, or 0. */

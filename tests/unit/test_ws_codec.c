@@ -135,7 +135,7 @@ static int cb_close(void *ud, unsigned code, const char *reason, size_t n) {
   return rec_event(ud, 'C', code, reason, n);
 }
 
-static const sio__ws_parser_cbs cbs = {cb_msg, cb_ping, cb_pong, cb_close};
+static const sio__ws_parser_cbs cbs = {cb_msg, cb_ping, cb_pong, cb_close, NULL};
 
 /* Event number at which run() makes the recorder stop (0: never). */
 static int run_stop_at;

@@ -1,5 +1,6 @@
 /* Engine.IO v4 packet and HTTP long-polling payload codec (PROTOCOL.md 1.3,
- * 1.4). Pure functions: no I/O, no allocation, no global state.
+ * 1.4), and the Engine.IO v3 forms (PROTOCOL.md 2, "sio__eio3_" below).
+ * Pure functions: no I/O, no allocation, no global state.
  *
  * Wire format:
  *   text packet      type digit '0'..'6' + UTF-8 data          "4hello", "2probe", "6"
@@ -94,5 +95,80 @@ size_t sio__eio_polling_record_len(const sio__eio_packet *pkt);
  * pkt->type must be 0..6 for text packets. Returns the bytes written. out
  * must not overlap pkt->data. */
 size_t sio__eio_polling_record_write(char *out, const sio__eio_packet *pkt);
+
+/* ---- Engine.IO v3 (Socket.IO v2 clients; the reference's parser-v3) --------
+ *
+ * Packets are the v4 ones with three differences:
+ *   - a binary message carries its type: on WebSocket a binary frame
+ *     0x04 + data; as text 'b' + type digit + base64(data) ("b4AQID");
+ *   - polling payloads are length-prefixed records with no separator, in one
+ *     of two forms:
+ *       text    "<n>:<packet>" per packet, n = the packet's length in UTF-16
+ *               code units (a JavaScript string's length: characters above
+ *               U+FFFF count 2), binaries as "b4<base64>":
+ *               "6:4hello2:4\xc3\xa9" for "hello", "é"; no packets: "0:";
+ *       binary  (application/octet-stream, for clients without b64=1) per
+ *               packet: 0x00 (text) or 0x01 (binary), the length in decimal
+ *               one digit per byte (values 0..9), 0xFF, then the packet: the
+ *               UTF-8 bytes of a text packet (the length counts bytes here),
+ *               or a binary packet's type byte 0x04 and its data;
+ *               no packets: empty.
+ *   - heartbeat and the rest are the session's business (eio_socket.c).
+ * The same sio__eio_packet is used: `binary` is still 1 only for a binary
+ * message. A binary frame or record of another type (0x00..0x06 + data, which
+ * no client sends) decodes to that type with binary = 0 and the bytes after
+ * the type byte as data; likewise "b<digit>..." for a non-message digit.
+ *
+ * Stricter than the reference, which skips what it cannot read: an unknown
+ * type byte or digit, an empty binary frame, a "b" without a type digit, a
+ * flag byte other than 0/1, a length digit byte above 9, a record whose
+ * bytes end before its length, invalid UTF-8 in a text payload, or a length
+ * that ends inside a character are parse errors (-1) here. */
+
+/* Longest part written before a packet's own bytes (a length of up to 20
+ * digits and its delimiters, the type byte). */
+#define SIO__EIO3_HEAD_MAX 24
+
+/* UTF-16 length of UTF-8 text: bytes that do not continue a sequence count
+ * 1, four-byte sequences 2. Exact for valid UTF-8; no validation. */
+size_t sio__eio3_utf16_len(const uint8_t *s, size_t n);
+
+/* Decodes one v3 packet in place: a WebSocket frame or (text) payload record.
+ *   is_binary_frame = 1: type byte 0..6 then data; 0x04 -> binary message.
+ *   is_binary_frame = 0: as sio__eio_decode_packet, except that 'b' must be
+ *     followed by a type digit ("b4" + base64 -> binary message).
+ * Returns 0 or -1 (then *out is unspecified and buf may be overwritten). */
+int sio__eio3_decode_packet(uint8_t *buf, size_t len, int is_binary_frame, sio__eio_packet *out);
+
+/* Decodes a whole v3 text payload ("<n>:<packet>"...) in place, delivering
+ * packets to cb as each record is read; "0:" records are skipped. Returns
+ * as sio__eio_payload_decode: 0, -1 (the packets before the bad record were
+ * delivered; an empty body is a parse error, as in the reference) or cb's
+ * nonzero value. */
+int sio__eio3_payload_decode(uint8_t *body, size_t len, sio__eio_packet_cb cb, void *ud);
+
+/* Decodes a whole v3 binary (octet-stream) payload in place. The framing of
+ * every record is checked first, so a framing error delivers nothing, as in
+ * the reference; then packets are decoded and delivered in order (a packet
+ * that fails to decode stops there: -1). An empty body holds no packet (0). */
+int sio__eio3_binary_payload_decode(uint8_t *body, size_t len, sio__eio_packet_cb cb, void *ud);
+
+/* One packet as a record of a v3 payload, binary_form 0 (text) or 1:
+ * its whole length, and the record written to out (no NUL). pkt->type must
+ * be 0..6. out must not overlap pkt->data. */
+size_t sio__eio3_record_len(const sio__eio_packet *pkt, int binary_form);
+size_t sio__eio3_record_write(uint8_t *out, const sio__eio_packet *pkt, int binary_form);
+/* The head of a record whose packet bytes follow as they are, so a sender
+ * can write them from its own buffer: for a text packet the type digit and
+ * data follow, for a binary one (binary form only) the data. Writes at most
+ * SIO__EIO3_HEAD_MAX bytes; returns the count. Text form: "<n>:"; binary
+ * form: flag, digits, 0xFF, and for a binary packet its type byte 0x04. Not
+ * for a binary packet in text form (its base64 is not its bytes: use
+ * sio__eio3_record_write). */
+size_t sio__eio3_record_head(uint8_t *out, const sio__eio_packet *pkt, int binary_form);
+
+/* A whole payload of n packets: its length and the payload written to out. */
+size_t sio__eio3_payload_len(const sio__eio_packet *pkts, size_t n, int binary_form);
+size_t sio__eio3_payload_write(uint8_t *out, const sio__eio_packet *pkts, size_t n, int binary_form);
 
 #endif

@@ -21,11 +21,14 @@ struct eio_server {
   size_t nclients;
   sio__tq q_ping_interval; /* next ping due */
   sio__tq q_ping_timeout;  /* pong due */
+  sio__tq q_ping_v3;       /* Engine.IO v3: the client's next ping due
+                              (pingInterval + pingTimeout after the last) */
   sio__tq q_upgrade;       /* 100 ms upgrade tick (noop to the pending GET, timeout) */
   sio__tq q_close;         /* a closing polling session waits this long for its last GET */
   sio__tq q_drain;         /* ... and this long when the server drains (a live client
                               polls again at once; a gone one must not hold the drain) */
   sio__tq q_fail;          /* sessions failed mid-send, closed on the next loop turn */
+  struct sio__pmd_ctx *pmd; /* permessage-deflate (ws/ws_deflate.h), NULL: off */
   int closing;
   int draining;
   void (*on_closed)(void *arg);
@@ -49,6 +52,12 @@ struct eio_socket {
   uint8_t dead;          /* closed; free when not busy */
   uint8_t close_pending; /* 1 + reason: a close asked for during a probed upgrade */
   uint8_t close_reason;  /* while CLOSING: the reason the final close will give */
+  uint8_t protocol;      /* Engine.IO revision: 4, or 3 (allow_eio3) */
+  uint8_t ws_wrap;       /* binary messages on s->ws need re-framing: v3 (type byte
+                            0x04), or b64 (text "b"/"b4" + base64) */
+  uint8_t poll_b64 : 1;  /* polling transport without binary (b64 in the handshake):
+                            v3 payloads stay text */
+  uint8_t probe_b64 : 1; /* the probe WebSocket's request had b64 */
   eio_server_t *srv;
   sio__conn *get;        /* pending long-poll GET */
   sio__conn *post;       /* POST whose body is arriving */
@@ -88,12 +97,14 @@ void sio__eio_flush_alone(eio_socket_t *s);
 eio_socket_t *sio__eio_socket_new(eio_server_t *srv, const sio__http_req *req, sio__conn *c,
                                   eio_transport_t transport);
 void sio__eio_socket_open(eio_socket_t *s);
-void sio__eio_socket_attach_ws(eio_socket_t *s, sio__conn *c);
-void sio__eio_socket_attach_probe(eio_socket_t *s, sio__conn *c);
+/* b64: the WebSocket's request had a non-empty b64 query parameter. */
+void sio__eio_socket_attach_ws(eio_socket_t *s, sio__conn *c, int b64);
+void sio__eio_socket_attach_probe(eio_socket_t *s, sio__conn *c, int b64);
 /* Takes a pending GET; returns SIO__HTTP_DONE if answered now. */
 int sio__eio_socket_on_get(eio_socket_t *s, sio__conn *c);
-/* A complete POST body. */
-void sio__eio_socket_on_post(eio_socket_t *s, sio__conn *c, char *body, size_t len);
+/* A complete POST body; `octets`: Content-Type application/octet-stream
+ * (a v3 binary payload; refused before this call for v4). */
+void sio__eio_socket_on_post(eio_socket_t *s, sio__conn *c, char *body, size_t len, int octets);
 void sio__eio_socket_on_abort(eio_socket_t *s, sio__conn *c);
 void sio__eio_socket_close(eio_socket_t *s, eio_close_reason_t reason);
 /* Closes as eio_socket_close does (queued packets leave first), with `reason`. */

@@ -12,6 +12,7 @@
 #include "util/id.h"
 #include "util/log.h"
 #include "net/tls.h"
+#include "http/http_compress.h"
 #include "ws/ws_conn.h"
 
 enum {
@@ -57,12 +58,18 @@ void eio_options_init(eio_options_t *o) {
   o->max_payload = 1000000;
   o->allow_upgrades = 1;
   o->transports = EIO_TRANSPORT_POLLING | EIO_TRANSPORT_WEBSOCKET;
+  o->allow_eio3 = 0;
   o->max_header_bytes = 16384;
   o->header_timeout_ms = 30000;
   o->keepalive_timeout_ms = 5000;
   o->body_timeout_ms = 30000;
   o->max_send_queue = 4u << 20;
   o->tls_handshake_timeout_ms = 10000;
+  o->deflate_threshold = 1024;
+  o->deflate_level = -1;
+  o->deflate_mem_level = 8;
+  o->http_compression = 1;
+  o->http_compression_threshold = 1024;
   o->cors_preflight_status = 204;
 }
 
@@ -170,8 +177,16 @@ typedef struct eio_query {
   char eio[8];
   char transport[16];
   char sid[32];
-  ptrdiff_t eio_len, transport_len, sid_len;
+  char b64[8];
+  ptrdiff_t eio_len, transport_len, sid_len, b64_len;
 } eio_query;
+
+/* As the reference: EIO=4 is revision 4, anything else (even none) is 3. */
+static int protocol_of(const eio_query *q) { return q->eio_len == 1 && q->eio[0] == '4' ? 4 : 3; }
+
+/* A non-empty b64 parameter: the client takes no binary (the reference's
+ * supportsBinary = !query.b64). */
+static int b64_of(const eio_query *q) { return q->b64_len > 0; }
 
 static void parse_query(const sio__http_req *req, eio_query *q) {
   const char *path, *query;
@@ -180,6 +195,7 @@ static void parse_query(const sio__http_req *req, eio_query *q) {
   q->eio_len = sio__http_query_get(query, qlen, "EIO", q->eio, sizeof q->eio);
   q->transport_len = sio__http_query_get(query, qlen, "transport", q->transport, sizeof q->transport);
   q->sid_len = sio__http_query_get(query, qlen, "sid", q->sid, sizeof q->sid);
+  q->b64_len = sio__http_query_get(query, qlen, "b64", q->b64, sizeof q->b64);
 }
 
 static int transport_of(eio_server_t *srv, const eio_query *q) {
@@ -220,6 +236,9 @@ static int verify(eio_server_t *srv, sio__conn *c, sio__http_req *req, const eio
     if (!n) return ERR_UNKNOWN_SID;
     eio_socket_t *s = sio__container_of(n, eio_socket_t, node);
     if (!upgrade && s->transport != transport) return ERR_BAD_REQUEST;
+    /* Every request of a session names its revision (the reference's
+     * PROTOCOL_MISMATCH). */
+    if (s->protocol != protocol_of(q)) return ERR_BAD_REQUEST;
     *sock = s;
     return -1;
   }
@@ -230,7 +249,7 @@ static int verify(eio_server_t *srv, sio__conn *c, sio__http_req *req, const eio
     eio_http_request_t r = {c, req, NULL, 0, 1, {0}};
     if (!srv->opts.allow_request(&r, message, srv->opts.data)) return ERR_FORBIDDEN;
   }
-  if (q->eio_len != 1 || q->eio[0] != '4') return ERR_UNSUPPORTED_PROTOCOL_VERSION;
+  if (protocol_of(q) == 3 && !srv->opts.allow_eio3) return ERR_UNSUPPORTED_PROTOCOL_VERSION;
   return -1;
 }
 
@@ -331,6 +350,8 @@ static int eio_on_request(sio__http_server *hs, sio__conn *c, sio__http_req *req
       sio__http_respond(c, 500, NULL, NULL, 0);
       return SIO__HTTP_DONE;
     }
+    s->protocol = (uint8_t)protocol_of(&q);
+    s->poll_b64 = (uint8_t)b64_of(&q);
     s->get = c;
     sio__http_conn_of(c)->owner = s;
     sio__eio_socket_open(s);
@@ -359,13 +380,14 @@ static int eio_on_request(sio__http_server *hs, sio__conn *c, sio__http_req *req
       sio__eio_socket_close(s, EIO_CLOSE_TRANSPORT_ERROR);
       return SIO__HTTP_DONE;
     }
-    if (ct && ctlen == 24 && memcmp(ct, "application/octet-stream", 24) == 0) {
+    int octets = ct && ctlen == 24 && memcmp(ct, "application/octet-stream", 24) == 0;
+    if (octets && s->protocol != 3) {
       /* Binary POST bodies are an Engine.IO v3 thing. */
       sio__http_respond(c, 400, cors, NULL, 0);
       sio__eio_socket_close(s, EIO_CLOSE_TRANSPORT_ERROR);
       return SIO__HTTP_DONE;
     }
-    sio__eio_socket_on_post(s, c, body, len);
+    sio__eio_socket_on_post(s, c, body, len, octets);
     return SIO__HTTP_DONE;
   }
   sio__http_respond(c, 500, NULL, NULL, 0);
@@ -425,6 +447,14 @@ static void eio_on_upgrade(sio__http_server *hs, sio__conn *c, sio__http_req *re
     upgrade_refuse(c, 400, "Bad request");
     return;
   }
+  /* permessage-deflate, as ws decides it (after the key and version). */
+  sio__pmd_params pmd_params;
+  int deflate = sio__ws_negotiate(srv->pmd, req, &pmd_params);
+  if (deflate < 0) {
+    upgrade_refuse(c, 400, "Invalid or unacceptable Sec-WebSocket-Extensions header");
+    return;
+  }
+  const sio__pmd_params *pmd = deflate ? &pmd_params : NULL;
   char cors[1024];
   sio__eio_cors_headers(srv, req, cors, sizeof cors);
   if (!s && srv->draining) {
@@ -438,12 +468,13 @@ static void eio_on_upgrade(sio__http_server *hs, sio__conn *c, sio__http_req *re
       return;
     }
     /* The open packet must be the first frame: attach, then feed the rest. */
-    if (sio__ws_accept(c, req, cors, srv->opts.max_payload, NULL, NULL, NULL, 0) != 0) {
+    if (sio__ws_accept(c, req, cors, srv->opts.max_payload, srv->pmd, pmd, NULL, NULL, NULL, 0) != 0) {
       sio__eio_socket_close(s, EIO_CLOSE_TRANSPORT_ERROR);
       sio__conn_close(c);
       return;
     }
-    sio__eio_socket_attach_ws(s, c);
+    s->protocol = (uint8_t)protocol_of(&q);
+    sio__eio_socket_attach_ws(s, c, b64_of(&q));
     sio__eio_socket_open(s);
     if (len && !sio__conn_closing(c)) c->proto->on_data(c, rest, len);
     return;
@@ -451,17 +482,17 @@ static void eio_on_upgrade(sio__http_server *hs, sio__conn *c, sio__http_req *re
   if (s->transport != EIO_TRANSPORT_POLLING || s->upgrading || s->state != EIO_STATE_OPEN ||
       !srv->opts.allow_upgrades) {
     /* Already upgraded (or upgrading): accept, then close at once. */
-    if (sio__ws_accept(c, req, cors, srv->opts.max_payload, NULL, NULL, NULL, 0) == 0)
+    if (sio__ws_accept(c, req, cors, srv->opts.max_payload, srv->pmd, pmd, NULL, NULL, NULL, 0) == 0)
       sio__ws_close(c, 0, NULL);
     else
       sio__conn_close(c);
     return;
   }
-  if (sio__ws_accept(c, req, cors, srv->opts.max_payload, NULL, NULL, NULL, 0) != 0) {
+  if (sio__ws_accept(c, req, cors, srv->opts.max_payload, srv->pmd, pmd, NULL, NULL, NULL, 0) != 0) {
     sio__conn_close(c);
     return;
   }
-  sio__eio_socket_attach_probe(s, c);
+  sio__eio_socket_attach_probe(s, c, b64_of(&q));
   if (len && !sio__conn_closing(c)) c->proto->on_data(c, rest, len);
 }
 
@@ -519,6 +550,17 @@ static void opts_free_strings(eio_server_t *srv) {
   free((void *)c->allowed_origins);
 }
 
+static void pmd_config_of(const eio_options_t *o, sio__pmd_config *c) {
+  sio__pmd_config_init(c);
+  c->threshold = o->deflate_threshold;
+  c->server_nct = o->deflate_server_no_context_takeover;
+  c->client_nct = o->deflate_client_no_context_takeover;
+  c->server_max_wbits = o->deflate_server_max_window_bits;
+  c->client_max_wbits = o->deflate_client_max_window_bits;
+  c->level = o->deflate_level;
+  c->mem_level = o->deflate_mem_level;
+}
+
 static size_t default_max_connections(void) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 0;
@@ -530,6 +572,9 @@ int eio_server_new(uv_loop_t *loop, const eio_options_t *opts, eio_server_t **ou
   if (sio__id_init() != 0) return EIO_EINVAL;
   if (!opts || !opts->path || opts->path[0] != '/' || !opts->ping_interval_ms || !opts->transports)
     return EIO_EINVAL;
+  sio__pmd_config pmd_cfg;
+  pmd_config_of(opts, &pmd_cfg);
+  if (opts->per_message_deflate && sio__pmd_config_check(&pmd_cfg) != 0) return EIO_EINVAL;
   /* TLS first: a bad certificate or key fails here, before anything exists. */
   sio__tls_ctx *tls = NULL;
   if ((opts->tls_cert_file || opts->tls_key_file) &&
@@ -571,9 +616,18 @@ int eio_server_new(uv_loop_t *loop, const eio_options_t *opts, eio_server_t **ou
                                  ? opts->max_send_queue
                                  : opts->max_payload + 65536;
   srv->http.net.max_send_queue = srv->opts.max_send_queue;
+  /* Compression state is small (zlib streams come with their first use);
+   * without memory for it the server just does not compress. */
+  if (opts->per_message_deflate && !(srv->pmd = sio__pmd_ctx_new(&pmd_cfg, loop)))
+    SIO_LOGW("eio: out of memory: permessage-deflate disabled");
+  if (opts->http_compression &&
+      !(srv->http.compress = sio__http_compress_new(opts->http_compression_threshold, -1)))
+    SIO_LOGW("eio: out of memory: HTTP compression disabled");
   if (tls) sio__net_tls_attach(&srv->http.net, tls, opts->tls_handshake_timeout_ms);
   sio__tq_init(loop, &srv->q_ping_interval, opts->ping_interval_ms, sio__eio_ping_interval, srv);
   sio__tq_init(loop, &srv->q_ping_timeout, opts->ping_timeout_ms, sio__eio_ping_timeout, srv);
+  sio__tq_init(loop, &srv->q_ping_v3, (uint64_t)opts->ping_interval_ms + opts->ping_timeout_ms,
+               sio__eio_ping_timeout, srv);
   sio__tq_init(loop, &srv->q_upgrade, 100, sio__eio_tick, srv);
   sio__tq_init(loop, &srv->q_close, 30000, sio__eio_close_timeout, srv);
   sio__tq_init(loop, &srv->q_drain, 1000, sio__eio_close_timeout, srv);
@@ -655,7 +709,7 @@ int eio_log_level(void) {
 }
 
 
-/* Nine timer handles and the net must all be released before the free:
+/* Ten timer handles and the net must all be released before the free:
  * srv->closing counts them, plus one while closing. */
 static void server_maybe_free(eio_server_t *srv);
 
@@ -677,6 +731,8 @@ static void server_maybe_free(eio_server_t *srv) {
   void (*cb)(void *) = srv->on_closed;
   void *arg = srv->on_closed_arg;
   sio__hmap_free(&srv->sessions);
+  sio__pmd_ctx_free(srv->pmd);
+  sio__http_compress_free(srv->http.compress);
   opts_free_strings(srv);
   free(srv);
   if (cb) cb(arg);
@@ -689,14 +745,22 @@ void eio_server_close(eio_server_t *srv, void (*on_closed)(void *arg), void *arg
   srv->closing = 1;
   /* Sessions first: pending polls get their close packet, WebSockets a close frame. */
   close_sessions(srv, sio__eio_socket_close);
-  sio__tq *qs[] = {&srv->q_ping_interval, &srv->q_ping_timeout,  &srv->q_upgrade,
-                   &srv->q_close,         &srv->q_drain,         &srv->q_fail,
-                   &srv->http.header_tq,  &srv->http.body_tq,    &srv->http.keepalive_tq};
+  sio__tq *qs[] = {&srv->q_ping_interval, &srv->q_ping_timeout,  &srv->q_ping_v3,
+                   &srv->q_upgrade,       &srv->q_close,         &srv->q_drain,
+                   &srv->q_fail,          &srv->http.header_tq,  &srv->http.body_tq,
+                   &srv->http.keepalive_tq};
   for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
     srv->closing++;
     qs[i]->data = srv; /* no more expiries: the queue now only needs its owner */
     qs[i]->timer.data = qs[i];
     sio__tq_close(qs[i], tq_closed);
+  }
+  sio__tq *idle = sio__pmd_ctx_idle_queue(srv->pmd); /* permessage-deflate's, if on */
+  if (idle) {
+    srv->closing++;
+    idle->data = srv;
+    idle->timer.data = idle;
+    sio__tq_close(idle, tq_closed);
   }
   srv->closing++;
   sio__net_close(&srv->http.net, net_closed);

@@ -3,13 +3,19 @@
  * Outgoing packets are refcounted rbufs with WebSocket headroom (see
  * util/rbuf.h). On WebSocket they go straight to the connection's write
  * queue; on polling they wait in s->q until a GET takes them all at once.
- * Heartbeat, upgrade and close timeouts are deadline-queue nodes. */
+ * Heartbeat, upgrade and close timeouts are deadline-queue nodes.
+ *
+ * Engine.IO v3 sessions (allow_eio3) differ only at the edges: their polling
+ * payloads are built by poll_segs_v3, binary messages on their WebSocket by
+ * ws_send_wrapped, what they send is decoded by the codec's sio__eio3_*, and
+ * the client pings (q_ping_v3). The application sees the same messages. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "eio/eio_internal.h"
+#include "util/base64.h"
 #include "util/id.h"
 #include "util/log.h"
 #include "ws/ws_conn.h"
@@ -27,6 +33,7 @@ STATIC_PKT(pkt_ping, "2")
 STATIC_PKT(pkt_noop, "6")
 STATIC_PKT(pkt_close, "1")
 STATIC_PKT(pkt_pong_probe, "3probe")
+STATIC_PKT(pkt_pong, "3") /* v3: the answer to the client's ping */
 
 static void static_packets_init(void) {
   static int done;
@@ -36,6 +43,7 @@ static void static_packets_init(void) {
   pkt_noop_init();
   pkt_close_init();
   pkt_pong_probe_init();
+  pkt_pong_init();
 }
 
 static struct {
@@ -90,6 +98,7 @@ eio_socket_t *sio__eio_socket_new(eio_server_t *srv, const sio__http_req *req, s
   if (!s) return NULL;
   s->srv = srv;
   s->transport = (uint8_t)transport;
+  s->protocol = 4; /* the server sets 3 for an EIO=3 handshake, before the open */
   sio__id_generate(s->sid);
   s->node.key = s->sid;
   s->node.klen = 20;
@@ -137,7 +146,46 @@ static void close_if_pending(eio_socket_t *s) {
 
 /* ---- sending ------------------------------------------------------------------ */
 
-/* Answers the pending GET with every queued packet, joined by 0x1E. */
+/* The Engine.IO v3 payload of the queued packets (PROTOCOL.md 2): each
+ * packet behind its length head. The heads, and in the text form the
+ * "b4" + base64 of binaries, go into one scratch buffer per response; the
+ * packets' own bytes are sent from their shared buffers. The binary form
+ * (application/octet-stream, *octets = 1) when a binary is queued and the
+ * client takes binary (no b64 in its handshake), as the reference. Fills
+ * segs (at most 2 per packet) and returns their count; 0 on OOM. */
+static size_t poll_segs_v3(eio_socket_t *s, sio__wseg *segs, int *octets) {
+  int bin = 0;
+  for (uint32_t i = 0; i < s->qlen && !s->poll_b64; i++) bin |= s->q[i]->binary;
+  size_t cap = 0;
+  for (uint32_t i = 0; i < s->qlen; i++) {
+    size_t len = s->q[i]->len - SIO__RBUF_HEADROOM;
+    cap += SIO__EIO3_HEAD_MAX + (s->q[i]->binary && !bin ? 2 + sio__base64_encoded_len(len) : 0);
+  }
+  sio__rbuf *scratch = sio__rbuf_new(cap);
+  if (!scratch) return 0;
+  scratch->pad[0] = 1; /* a temporary: each segment's reference is dropped once queued */
+  uint8_t *out = (uint8_t *)scratch->data;
+  size_t n = 0, off = 0;
+  for (uint32_t i = 0; i < s->qlen; i++) {
+    sio__rbuf *p = s->q[i];
+    size_t len = p->len - SIO__RBUF_HEADROOM;
+    uint8_t *bytes = (uint8_t *)p->data + SIO__RBUF_HEADROOM;
+    sio__eio_packet pk = {SIO__EIO_MESSAGE, 1, bytes, len};
+    if (!p->binary) pk = (sio__eio_packet){bytes[0] - '0', 0, bytes + 1, len - 1};
+    int inline_b64 = pk.binary && !bin; /* the whole record is in the scratch */
+    size_t h = inline_b64 ? sio__eio3_record_write(out + off, &pk, 0) : sio__eio3_record_head(out + off, &pk, bin);
+    segs[n++] = (sio__wseg){sio__rbuf_ref(scratch), (uint32_t)off, (uint32_t)h};
+    off += h;
+    if (!inline_b64) segs[n++] = (sio__wseg){p, SIO__RBUF_HEADROOM, (uint32_t)len};
+  }
+  scratch->len = (uint32_t)off;
+  sio__rbuf_unref(scratch); /* the segments hold it now */
+  *octets = bin;
+  return n;
+}
+
+/* Answers the pending GET with every queued packet, joined by 0x1E (v3:
+ * see poll_segs_v3). */
 static void socket_flush_poll(eio_socket_t *s) {
   if (!s->get || !s->qlen) return;
   sio__wseg stack[64], *segs = stack;
@@ -146,32 +194,41 @@ static void socket_flush_poll(eio_socket_t *s) {
     sio__eio_socket_close(s, EIO_CLOSE_TRANSPORT_ERROR);
     return;
   }
-  for (uint32_t i = 0; i < s->qlen; i++) {
-    sio__rbuf *p = s->q[i];
-    if (i) segs[nsegs++] = (sio__wseg){&separator, 0, 1};
-    size_t len = p->len - SIO__RBUF_HEADROOM;
-    if (!p->binary) {
-      segs[nsegs++] = (sio__wseg){p, SIO__RBUF_HEADROOM, (uint32_t)len};
-      continue;
+  int octets = 0;
+  if (s->protocol == 3) {
+    if (!(nsegs = poll_segs_v3(s, segs, &octets))) {
+      if (segs != stack) free(segs);
+      sio__eio_socket_close(s, EIO_CLOSE_TRANSPORT_ERROR);
+      return;
     }
-    /* Polling is text: binary goes as 'b' + base64, encoded per response. */
-    sio__eio_packet pk = {SIO__EIO_MESSAGE, 1, (uint8_t *)p->data + SIO__RBUF_HEADROOM, len};
-    sio__rbuf *b = sio__rbuf_new(sio__eio_polling_record_len(&pk));
-    if (!b) continue;
-    b->len = (uint32_t)sio__eio_polling_record_write(b->data, &pk);
-    b->pad[0] = 1; /* a temporary: our reference is dropped after the write is queued */
-    segs[nsegs++] = (sio__wseg){b, 0, b->len};
+  } else {
+    for (uint32_t i = 0; i < s->qlen; i++) {
+      sio__rbuf *p = s->q[i];
+      if (i) segs[nsegs++] = (sio__wseg){&separator, 0, 1};
+      size_t len = p->len - SIO__RBUF_HEADROOM;
+      if (!p->binary) {
+        segs[nsegs++] = (sio__wseg){p, SIO__RBUF_HEADROOM, (uint32_t)len};
+        continue;
+      }
+      /* Polling is text: binary goes as 'b' + base64, encoded per response. */
+      sio__eio_packet pk = {SIO__EIO_MESSAGE, 1, (uint8_t *)p->data + SIO__RBUF_HEADROOM, len};
+      sio__rbuf *b = sio__rbuf_new(sio__eio_polling_record_len(&pk));
+      if (!b) continue;
+      b->len = (uint32_t)sio__eio_polling_record_write(b->data, &pk);
+      b->pad[0] = 1; /* a temporary: our reference is dropped after the write is queued */
+      segs[nsegs++] = (sio__wseg){b, 0, b->len};
+    }
   }
   char headers[1400];
   char cors[1024];
   cors[0] = 0;
   sio__http_req *req = &sio__http_conn_of(s->get)->parser.req;
   sio__eio_cors_headers(s->srv, req, cors, sizeof cors);
-  snprintf(headers, sizeof headers,
-           "Content-Type: text/plain; charset=UTF-8\r\ncache-control: no-store\r\n%s", cors);
+  snprintf(headers, sizeof headers, "Content-Type: %s\r\ncache-control: no-store\r\n%s",
+           octets ? "application/octet-stream" : "text/plain; charset=UTF-8", cors);
   sio__conn *get = s->get;
   s->get = NULL;
-  sio__http_respond_segs(get, 200, headers, segs, nsegs);
+  sio__http_respond_segs_compressed(get, 200, headers, segs, nsegs);
   for (size_t i = 0; i < nsegs; i++)
     if (segs[i].rb->pad[0]) sio__rbuf_unref(segs[i].rb);
   for (uint32_t i = 0; i < s->qlen; i++) sio__rbuf_unref(s->q[i]);
@@ -214,10 +271,45 @@ void sio__eio_fail_deferred(sio__tq *q, sio__tq_node *n) {
   socket_finish(sio__container_of(n, eio_socket_t, hb), EIO_CLOSE_TRANSPORT_ERROR);
 }
 
+/* How binary messages leave on a session's WebSocket (s->ws_wrap). */
+enum { WS_WRAP_NONE = 0, WS_WRAP_TYPE, WS_WRAP_B64 };
+
+/* A binary message for a WebSocket client that wants it re-framed: a copy
+ * per recipient, [headroom][0x04][data] (v3), or the text frame "b4" (v3) /
+ * "b" (v4) + base64 for a client that asked for b64. Only such clients pay
+ * for it: the others queue the shared frame. */
+static int ws_send_wrapped(eio_socket_t *s, sio__conn *ws, const sio__rbuf *rb) {
+  const uint8_t *data = (const uint8_t *)rb->data + SIO__RBUF_HEADROOM;
+  size_t len = rb->len - SIO__RBUF_HEADROOM;
+  size_t prefix = s->ws_wrap == WS_WRAP_TYPE ? 1 : s->protocol == 3 ? 2 : 1;
+  size_t n = prefix + (s->ws_wrap == WS_WRAP_TYPE ? len : sio__base64_encoded_len(len));
+  sio__rbuf *w = sio__rbuf_new(SIO__RBUF_HEADROOM + n);
+  if (!w) return -1;
+  char *p = w->data + SIO__RBUF_HEADROOM;
+  if (s->ws_wrap == WS_WRAP_TYPE) {
+    p[0] = SIO__EIO_MESSAGE;
+    if (len) memcpy(p + 1, data, len);
+    w->binary = 1;
+  } else {
+    p[0] = 'b';
+    if (prefix == 2) p[1] = '0' + SIO__EIO_MESSAGE;
+    sio__base64_encode(p + prefix, data, len);
+  }
+  w->len = (uint32_t)(SIO__RBUF_HEADROOM + n);
+  int r = sio__ws_send_packet(ws, w);
+  sio__rbuf_unref(w);
+  return r;
+}
+
+static inline int ws_send(eio_socket_t *s, sio__conn *ws, sio__rbuf *rb) {
+  if (s->ws_wrap && rb->binary) return ws_send_wrapped(s, ws, rb);
+  return sio__ws_send_packet(ws, rb);
+}
+
 /* Sends one packet on the current transport. */
 static inline int socket_send_packet(eio_socket_t *s, sio__rbuf *rb) {
   if (s->transport == EIO_TRANSPORT_WEBSOCKET && s->ws) {
-    if (sio__ws_send_packet(s->ws, rb) != 0) return EIO_ECLOSED;
+    if (ws_send(s, s->ws, rb) != 0) return EIO_ECLOSED;
     s->srv->stats.packets_out++;
     return 0;
   }
@@ -354,9 +446,23 @@ static void socket_on_packet(eio_socket_t *s, const sio__eio_packet *p) {
   srv->stats.packets_in++;
   switch (p->type) {
   case SIO__EIO_PONG:
+    if (s->protocol == 3) {
+      /* v3 clients ping and never answer one: as the reference, an error. */
+      SIO_LOGI("eio: session %s: pong from a v3 client (invalid heartbeat direction)", s->sid);
+      socket_finish(s, EIO_CLOSE_TRANSPORT_ERROR);
+      break;
+    }
     sio__tq_arm(&srv->q_ping_interval, &s->hb);
     break;
   case SIO__EIO_PING:
+    if (s->protocol == 3) {
+      /* v3 heartbeat: the client pings, the server answers "3" (without
+       * the ping's data, as the reference) and expects the next ping within
+       * pingInterval + pingTimeout. */
+      sio__tq_arm(&srv->q_ping_v3, &s->hb);
+      socket_send_packet(s, &pkt_pong.rb);
+      break;
+    }
     /* v4 clients never ping; the reference treats it as a transport error. */
     SIO_LOGI("eio: session %s: ping from a v4 client (invalid heartbeat direction)", s->sid);
     socket_finish(s, EIO_CLOSE_TRANSPORT_ERROR);
@@ -383,12 +489,14 @@ static int socket_payload_cb(void *ud, const sio__eio_packet *p) {
   return s->state == EIO_STATE_OPEN ? 0 : 1;
 }
 
-void sio__eio_socket_on_post(eio_socket_t *s, sio__conn *c, char *body, size_t len) {
+void sio__eio_socket_on_post(eio_socket_t *s, sio__conn *c, char *body, size_t len, int octets) {
   char cors[1024];
   cors[0] = 0;
   sio__eio_cors_headers(s->srv, &sio__http_conn_of(c)->parser.req, cors, sizeof cors);
   s->busy++;
-  int r = sio__eio_payload_decode((uint8_t *)body, len, socket_payload_cb, s);
+  int r = s->protocol != 3 ? sio__eio_payload_decode((uint8_t *)body, len, socket_payload_cb, s)
+          : octets        ? sio__eio3_binary_payload_decode((uint8_t *)body, len, socket_payload_cb, s)
+                          : sio__eio3_payload_decode((uint8_t *)body, len, socket_payload_cb, s);
   if (r == -1 && s->state == EIO_STATE_OPEN) {
     SIO_LOGI("eio: session %s: undecodable polling payload", s->sid);
     socket_finish(s, EIO_CLOSE_PARSE_ERROR);
@@ -444,10 +552,16 @@ void sio__eio_socket_on_abort(eio_socket_t *s, sio__conn *c) {
 
 /* ---- WebSocket transport -------------------------------------------------------- */
 
+/* One WebSocket message as a packet of the session's protocol revision. */
+static int ws_decode(const eio_socket_t *s, uint8_t *data, size_t len, int binary, sio__eio_packet *p) {
+  return s->protocol == 3 ? sio__eio3_decode_packet(data, len, binary, p)
+                          : sio__eio_decode_packet(data, len, binary, p);
+}
+
 static void ws_session_message(void *ud, sio__conn *c, int binary, uint8_t *data, size_t len) {
   eio_socket_t *s = ud;
   sio__eio_packet p;
-  if (sio__eio_decode_packet(data, len, binary, &p) != 0) {
+  if (ws_decode(s, data, len, binary, &p) != 0) {
     SIO_LOGI("eio: session %s: undecodable WebSocket packet", s->sid);
     socket_finish(s, EIO_CLOSE_PARSE_ERROR);
     return;
@@ -468,8 +582,9 @@ static void ws_session_close(void *ud, sio__conn *c, unsigned code) {
 
 static const sio__ws_handler ws_session_handler = {ws_session_message, ws_session_close};
 
-void sio__eio_socket_attach_ws(eio_socket_t *s, sio__conn *c) {
+void sio__eio_socket_attach_ws(eio_socket_t *s, sio__conn *c, int b64) {
   s->ws = c;
+  s->ws_wrap = b64 ? WS_WRAP_B64 : s->protocol == 3 ? WS_WRAP_TYPE : WS_WRAP_NONE;
   s->transport = EIO_TRANSPORT_WEBSOCKET;
   sio__ws_set_handler(c, &ws_session_handler, s);
 }
@@ -485,12 +600,12 @@ static void socket_complete_upgrade(eio_socket_t *s) {
     socket_queue(s, &pkt_noop.rb);
     socket_flush_poll(s);
   }
-  sio__eio_socket_attach_ws(s, ws);
+  sio__eio_socket_attach_ws(s, ws, s->probe_b64);
   s->srv->stats.upgrades++;
   s->srv->stats.sessions_ws++;
   /* Whatever waited for a GET now leaves over the WebSocket, in order. */
   for (uint32_t i = 0; i < s->qlen; i++) {
-    sio__ws_send_packet(ws, s->q[i]);
+    ws_send(s, ws, s->q[i]);
     sio__rbuf_unref(s->q[i]);
   }
   free(s->q);
@@ -509,7 +624,7 @@ static void ws_probe_message(void *ud, sio__conn *c, int binary, uint8_t *data, 
   eio_socket_t *s = ud;
   sio__eio_packet p;
   if (s->probe != c) return;
-  if (sio__eio_decode_packet(data, len, binary, &p) == 0) {
+  if (ws_decode(s, data, len, binary, &p) == 0) {
     s->srv->stats.packets_in++;
     if (p.type == SIO__EIO_PING && p.len == 5 && memcmp(p.data, "probe", 5) == 0) {
       if (sio__ws_send_packet(c, &pkt_pong_probe.rb) == 0) s->srv->stats.packets_out++;
@@ -541,8 +656,9 @@ static void ws_probe_close(void *ud, sio__conn *c, unsigned code) {
 
 static const sio__ws_handler ws_probe_handler = {ws_probe_message, ws_probe_close};
 
-void sio__eio_socket_attach_probe(eio_socket_t *s, sio__conn *c) {
+void sio__eio_socket_attach_probe(eio_socket_t *s, sio__conn *c, int b64) {
   s->probe = c;
+  s->probe_b64 = (uint8_t)(b64 != 0);
   s->upgrading = 1;
   s->probed = 0;
   s->upgrade_started = uv_now(s->srv->http.net.loop);
@@ -584,7 +700,8 @@ void sio__eio_socket_open(eio_socket_t *s) {
     socket_send_packet(s, rb);
     sio__rbuf_unref(rb);
   }
-  sio__tq_arm(&srv->q_ping_interval, &s->hb);
+  /* v4: the server pings; v3: the client does (see socket_on_packet). */
+  sio__tq_arm(s->protocol == 3 ? &srv->q_ping_v3 : &srv->q_ping_interval, &s->hb);
   if (srv->opts.callbacks.on_open) {
     s->busy++;
     srv->opts.callbacks.on_open(s, srv->opts.data);
@@ -609,6 +726,7 @@ void sio__eio_ping_timeout(sio__tq *q, sio__tq_node *n) {
 
 const char *eio_socket_id(const eio_socket_t *s) { return s->sid; }
 eio_transport_t eio_socket_transport(const eio_socket_t *s) { return (eio_transport_t)s->transport; }
+int eio_socket_protocol(const eio_socket_t *s) { return s->protocol; }
 int eio_socket_is_open(const eio_socket_t *s) { return s->state == EIO_STATE_OPEN; }
 void eio_socket_set_data(eio_socket_t *s, void *data) { s->data = data; }
 void *eio_socket_get_data(const eio_socket_t *s) { return s->data; }

@@ -388,6 +388,39 @@ const char *sio__http_req_header(const sio__http_req *r, const char *name, size_
   return NULL;
 }
 
+const char *sio__http_req_header_joined(const sio__http_req *r, const char *name, size_t *len,
+                                        char **to_free) {
+  size_t total = 0, count = 0;
+  const sio__http_header *one = NULL;
+  *to_free = NULL;
+  for (uint32_t i = 0; i < r->nheaders; i++) {
+    const sio__http_header *h = &r->headers[i];
+    if (!sio__http_eq_nocase(r->arena + h->name_off, h->name_len, name)) continue;
+    total += (count ? 2 : 0) + h->value_len;
+    count++;
+    one = h;
+  }
+  if (!count) return NULL;
+  if (count == 1) {
+    *len = one->value_len;
+    return r->arena + one->value_off;
+  }
+  char *out = malloc(total + 1);
+  if (!out) return NULL;
+  size_t n = 0;
+  for (uint32_t i = 0; i < r->nheaders; i++) {
+    const sio__http_header *h = &r->headers[i];
+    if (!sio__http_eq_nocase(r->arena + h->name_off, h->name_len, name)) continue;
+    if (n) memcpy(out + n, ", ", 2), n += 2;
+    memcpy(out + n, r->arena + h->value_off, h->value_len);
+    n += h->value_len;
+  }
+  out[n] = 0;
+  *len = n;
+  *to_free = out;
+  return out;
+}
+
 static int sio__http_hexval(int c) {
   if (c >= '0' && c <= '9') return c - '0';
   c = sio__http_lower(c);

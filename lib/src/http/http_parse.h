@@ -152,6 +152,14 @@ void sio__http_req_path_query(const sio__http_req *r, const char **path, size_t 
  * (NUL-terminated, surrounding spaces/tabs trimmed) or NULL. *len may be NULL. */
 const char *sio__http_req_header(const sio__http_req *r, const char *name, size_t *len);
 
+/* Every value of a header, joined with ", " in arrival order, as Node
+ * joins repeated headers (Sec-WebSocket-Extensions, Accept-Encoding).
+ * NULL if absent. One occurrence: its value in req.arena, *to_free = NULL.
+ * Several: a malloc'd NUL-terminated copy that *to_free owns (NULL and
+ * *to_free NULL when out of memory: treat as absent). */
+const char *sio__http_req_header_joined(const sio__http_req *r, const char *name, size_t *len,
+                                        char **to_free);
+
 /* Query parameter: percent-decodes ('+' -> space too) the value of the LAST
  * occurrence of name (names are compared after decoding too) into out
  * (NUL-terminated, truncated to outcap-1). Returns the length written to out

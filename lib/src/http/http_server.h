@@ -43,6 +43,9 @@ struct sio__http_server {
   /* A connection that owed an answer (hc->owner set) is closing. */
   void (*on_abort)(sio__http_server *s, sio__conn *c, void *owner);
   void *data;
+  /* Compression of long-polling bodies (http_compress.h), NULL: off. The
+   * owner creates and frees it; sio__http_respond_segs_compressed reads it. */
+  struct sio__http_compress *compress;
   uint8_t draining;      /* every answer closes its connection */
   struct {
     uint64_t requests;
@@ -62,6 +65,12 @@ void sio__http_respond(sio__conn *c, int status, const char *headers, const void
 /* Same, with the body given as refcounted slices (not copied). */
 void sio__http_respond_segs(sio__conn *c, int status, const char *headers, const sio__wseg *segs,
                             size_t nsegs);
+/* Same, compressed (gzip or deflate, as the request's Accept-Encoding
+ * prefers) when the server's `compress` is set and the body reaches its
+ * threshold: long-polling responses, as engine.io's httpCompression.
+ * Implemented in http_compress.c. */
+void sio__http_respond_segs_compressed(sio__conn *c, int status, const char *headers,
+                                       const sio__wseg *segs, size_t nsegs);
 /* Counts an answer with this status in s->stats (errors only; cheap). */
 static inline void sio__http_count_status(sio__http_server *s, int status) {
   if (status < 400) return;

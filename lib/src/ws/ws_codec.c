@@ -29,8 +29,12 @@ _Static_assert(sizeof(void *) != 8 || sizeof(sio__ws_parser) <= 48,
 enum { SIO__WS_ST_HEADER = 0, SIO__WS_ST_PAYLOAD, SIO__WS_ST_DONE };
 
 /* p->flags bits. IN_MSG is set from the first frame of a data message until
- * it is delivered, which is what makes CONT legal and TEXT/BINARY illegal. */
-enum { SIO__WS_F_IN_MSG = 1, SIO__WS_F_TEXT = 2 };
+ * it is delivered, which is what makes CONT legal and TEXT/BINARY illegal.
+ * DEFLATED marks a message whose first frame had RSV1 (permessage-deflate);
+ * RSV1_OK, set once for the connection, allows that. The first three
+ * describe the message and are cleared with it; RSV1_OK stays. */
+enum { SIO__WS_F_IN_MSG = 1, SIO__WS_F_TEXT = 2, SIO__WS_F_DEFLATED = 4, SIO__WS_F_RSV1_OK = 8 };
+#define SIO__WS_F_MSG (SIO__WS_F_IN_MSG | SIO__WS_F_TEXT | SIO__WS_F_DEFLATED)
 
 /* Room above max_message for a control payload kept after the data, so that
  * len + 125 still fits the 32-bit length fields. */
@@ -177,7 +181,11 @@ static int sio__ws_reserve(sio__ws_parser *p, size_t need, size_t soft_max) {
 static int sio__ws_check_start(const sio__ws_parser *p, uint8_t b0, uint8_t b1) {
   unsigned op = b0 & 0x0Fu;
   int in_msg = p->flags & SIO__WS_F_IN_MSG;
-  if (b0 & 0x70) return 1002;    /* RSV1-3: no extension was negotiated */
+  if (b0 & 0x30) return 1002; /* RSV2-3: no extension defines them */
+  /* RSV1: permessage-deflate, if negotiated, and then only on the first
+   * frame of a data message (RFC 7692 6.1); never on control frames. */
+  if ((b0 & 0x40) && (!(p->flags & SIO__WS_F_RSV1_OK) || op == SIO__WS_OP_CONT || op >= 8))
+    return 1002;
   if (!(b1 & 0x80)) return 1002; /* a client MUST mask (section 5.1) */
   if (op >= 8) {
     if (op > SIO__WS_OP_PONG) return 1002;
@@ -226,7 +234,9 @@ static int sio__ws_begin_frame(sio__ws_parser *p, const uint8_t *h) {
   p->hdr_have = 0;
   p->remaining = (uint32_t)plen; /* <= max or <= 125, checked above */
   if (op == SIO__WS_OP_TEXT || op == SIO__WS_OP_BINARY) {
-    p->flags = (uint8_t)(SIO__WS_F_IN_MSG | (op == SIO__WS_OP_TEXT ? SIO__WS_F_TEXT : 0));
+    p->flags = (uint8_t)((p->flags & ~SIO__WS_F_MSG) | SIO__WS_F_IN_MSG |
+                         (op == SIO__WS_OP_TEXT ? SIO__WS_F_TEXT : 0) |
+                         (b0 & 0x40 ? SIO__WS_F_DEFLATED : 0));
     p->utf8 = SIO__UTF8_ACCEPT;
   }
   p->state = SIO__WS_ST_PAYLOAD;
@@ -270,11 +280,17 @@ static int sio__ws_deliver(sio__ws_parser *p, uint8_t *msg, size_t n,
                            const sio__ws_parser_cbs *cbs, void *ud) {
   static uint8_t empty[1];
   int binary = !(p->flags & SIO__WS_F_TEXT), r;
-  p->flags = 0;
-  r = cbs->on_message ? cbs->on_message(ud, binary, msg ? msg : empty, n) : 0;
+  int deflated = p->flags & SIO__WS_F_DEFLATED;
+  p->flags &= (uint8_t)~SIO__WS_F_MSG;
+  if (deflated)
+    r = cbs->on_compressed ? cbs->on_compressed(ud, binary, msg ? msg : empty, n) : 1002;
+  else
+    r = cbs->on_message ? cbs->on_message(ud, binary, msg ? msg : empty, n) : 0;
   sio__ws_drop_buf(p); /* no heap at rest: the message is gone either way */
   if (r) {
-    sio__ws_finish(p, SIO__WS_STOPPED);
+    /* A close code from on_compressed (inflated too big, bad data) is a
+     * violation like ours; other values just stop. */
+    sio__ws_finish(p, deflated && r >= 1000 && r <= 4999 ? r : SIO__WS_STOPPED);
     return 1;
   }
   return 0;
@@ -346,7 +362,9 @@ static int sio__ws_control(sio__ws_parser *p, uint8_t *d, size_t avail, size_t *
 
 static int sio__ws_data(sio__ws_parser *p, uint8_t *d, size_t avail, size_t *used,
                         const sio__ws_parser_cbs *cbs, void *ud) {
-  int fin = p->hdr[0] & 0x80, text = p->flags & SIO__WS_F_TEXT;
+  /* A compressed text message is checked once inflated, by the owner. */
+  int fin = p->hdr[0] & 0x80;
+  int text = (p->flags & (SIO__WS_F_TEXT | SIO__WS_F_DEFLATED)) == SIO__WS_F_TEXT;
   size_t take;
   if (fin && p->len == 0 && p->remaining <= avail) {
     /* Zero-copy: nothing of this message is buffered (earlier fragments, if
@@ -419,6 +437,10 @@ int sio__ws_parser_feed(sio__ws_parser *p, uint8_t *data, size_t len,
     pos += used;
     if (rc) return p->state == SIO__WS_ST_DONE ? p->result : 0;
   }
+}
+
+void sio__ws_parser_allow_compressed(sio__ws_parser *p) {
+  if (p->state != SIO__WS_ST_DONE) p->flags |= SIO__WS_F_RSV1_OK;
 }
 
 void sio__ws_parser_free(sio__ws_parser *p) {

@@ -83,6 +83,14 @@ typedef struct sio__ws_parser_cbs {
    * NOT NUL-terminated, len <= 123. After this call the parser ignores all
    * further input. */
   int (*on_close)(void *ud, unsigned code, const char *reason, size_t len);
+  /* A complete compressed message (permessage-deflate: RSV1 on its first
+   * frame, accepted only after sio__ws_parser_allow_compressed): data is the
+   * payloads of its frames joined, still deflated, so not UTF-8 checked;
+   * max_message bounds these wire bytes, the callback bounds what they
+   * inflate to. Returns 0 to go on, a close code >= 1000 (1009, 1007, ...)
+   * to fail the connection with it (feed returns that code), or any other
+   * nonzero value to stop. */
+  int (*on_compressed)(void *ud, int binary, uint8_t *data, size_t len);
 } sio__ws_parser_cbs;
 
 /* Opaque in spirit: fields are private to ws_codec.c (declared here only so
@@ -98,7 +106,8 @@ typedef struct sio__ws_parser {
                          header byte, hdr[1] = control payload length */
   uint8_t hdr_have;   /* header bytes collected so far */
   uint8_t state;      /* private enum in ws_codec.c */
-  uint8_t flags;      /* private: message in progress, message is text */
+  uint8_t flags;      /* private: message in progress, message is text, message is
+                         compressed, RSV1 allowed */
   uint8_t utf8;       /* sio__utf8_feed state of the text message */
   int16_t result;     /* sticky return value once the parser is done */
 } sio__ws_parser;
@@ -108,6 +117,11 @@ typedef struct sio__ws_parser {
  * bytes; 0 allows only empty messages. Values above 4 GiB - 256 are clamped. */
 void sio__ws_parser_init(sio__ws_parser *p, size_t max_message);
 
+/* permessage-deflate was negotiated: RSV1 is allowed on the first frame of
+ * a data message, which is then delivered to on_compressed. Without this
+ * call any RSV bit is a protocol error (1002). */
+void sio__ws_parser_allow_compressed(sio__ws_parser *p);
+
 /* Parses len bytes of client data; frames may be split anywhere between
  * calls. data is modified in place (unmasked) and may be NULL if len is 0.
  * Returns:
@@ -116,7 +130,7 @@ void sio__ws_parser_init(sio__ws_parser *p, size_t max_message);
  *   >= 1000          a protocol violation, as the close code to send:
  *                    1002 protocol error, 1007 invalid UTF-8 in a text message
  *                    or close reason, 1009 message larger than max_message,
- *                    1011 out of memory.
+ *                    1011 out of memory; or the code on_compressed returned.
  * STOPPED and the error codes are terminal: every later call returns the same
  * value without parsing (and the heap buffer is already freed). After a close
  * frame has been delivered, later calls return 0 and parse nothing. */
@@ -127,6 +141,9 @@ int sio__ws_parser_feed(sio__ws_parser *p, uint8_t *data, size_t len,
  * re-initialised with sio__ws_parser_init, feed returns SIO__WS_STOPPED and
  * allocates nothing. Safe to call twice. */
 void sio__ws_parser_free(sio__ws_parser *p);
+
+/* The max_message bound, after clamping. */
+static inline size_t sio__ws_parser_max(const sio__ws_parser *p) { return p->max; }
 
 /* Heap bytes currently held by the parser (0 at rest). */
 size_t sio__ws_parser_heap_bytes(const sio__ws_parser *p);

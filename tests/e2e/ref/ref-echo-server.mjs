@@ -4,6 +4,7 @@
 //
 //   node ref-echo-server.mjs --port N [--host H] [--ping-interval MS] [--ping-timeout MS]
 //                            [--connect-timeout MS] [--tls-cert FILE --tls-key FILE]
+//                            [--allow-eio3] (no value: allowEIO3, Socket.IO v2 clients)
 //
 // Namespaces "/", "/custom" and "/refuse" (whose middleware refuses unless
 // auth.token === "ok"), all with the same handlers:
@@ -22,9 +23,12 @@
 import { Server } from "socket.io";
 import { createServer, parseArgs, serve } from "./options.mjs";
 
-const opts = parseArgs(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const allowEIO3 = argv.includes("--allow-eio3");
+const opts = parseArgs(argv.filter((a) => a !== "--allow-eio3"));
 const httpServer = createServer(opts);
 const io = new Server(httpServer, {
+  allowEIO3,
   pingInterval: opts.pingInterval,
   pingTimeout: opts.pingTimeout,
   connectTimeout: opts.connectTimeout,
