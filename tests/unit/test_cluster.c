@@ -261,7 +261,8 @@ static void setup(void) {
     clients[i].eio = &esocks[i];
     clients[i].srv = &srv;
     memset(&socks[i], 0, sizeof socks[i]);
-    snprintf(socks[i].id, sizeof socks[i].id, "socket-%013d", i);
+    socks[i].id = socks[i].id_buf;
+    snprintf(socks[i].id_buf, sizeof socks[i].id_buf, "socket-%013d", i);
     socks[i].node.key = socks[i].id;
     socks[i].node.klen = 20;
     socks[i].nsp = &nsp;

@@ -59,6 +59,9 @@ static size_t enc_natts, enc_att_len = 100;
 static char last_enc[4096];
 static sio__rbuf *last_text, *last_atts[4];
 
+/* Every test client speaks Engine.IO v4 (Socket.IO v5). */
+int eio_socket_protocol(const eio_socket_t *sock) { return 4; }
+
 int sio__packet_encode(int type, const char *nsp, int64_t id, const json_t *data, sio__rbuf **text,
                        sio__rbuf ***atts, size_t *natts) {
   if (enc_fail) return EIO_ENOMEM;
@@ -187,7 +190,8 @@ static void attach(sio_namespace_t *n) {
     }
     json_decref(s->jdata);
     s->jdata = NULL;
-    snprintf(s->id, sizeof s->id, "socket-%013d", i);
+    s->id = s->id_buf;
+    snprintf(s->id_buf, sizeof s->id_buf, "socket-%013d", i);
     snprintf(s->pid, sizeof s->pid, "pid-%016d", i);
     s->node.key = s->id;
     s->node.klen = 20;
@@ -318,7 +322,8 @@ static sio_socket_t fresh;
 static int restore_auth(sio_namespace_t *n, json_t *auth, sio__restored *out) {
   memset(&fresh, 0, sizeof fresh);
   fresh.nsp = n;
-  memcpy(fresh.id, FRESH_ID, sizeof fresh.id);
+  fresh.id = fresh.id_buf;
+  memcpy(fresh.id_buf, FRESH_ID, sizeof fresh.id_buf);
   int r = sio__rec_restore(&fresh, auth, out);
   json_decref(auth);
   return r;

@@ -63,7 +63,8 @@ static void setup(void) {
   sio__hmap_init(&nsp.rooms);
   for (int i = 0; i < N; i++) {
     memset(&socks[i], 0, sizeof socks[i]);
-    snprintf(socks[i].id, sizeof socks[i].id, "socket-%013d", i);
+    socks[i].id = socks[i].id_buf;
+    snprintf(socks[i].id_buf, sizeof socks[i].id_buf, "socket-%013d", i);
     socks[i].node.key = socks[i].id;
     socks[i].node.klen = 20;
     socks[i].nsp = &nsp;

@@ -128,7 +128,9 @@ struct sio_ack {
 
 struct sio_socket {
   sio__hmap_node node;     /* in nsp->sockets */
-  char id[21];
+  char *id;                /* id_buf, or (Socket.IO v2 clients, namespaces other than
+                              "/") a heap "<nsp>#<engine id>" */
+  char id_buf[21];
   char pid[21];            /* recovery: the private session id ("" when off) */
   uint8_t recovered;       /* restored by connection state recovery */
   uint8_t connected;

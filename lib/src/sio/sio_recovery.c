@@ -235,7 +235,10 @@ static int recoverable(const char *reason) {
 
 void sio__rec_persist(sio_socket_t *s, const char *reason) {
   sio__recovery *rec = s->nsp->rec;
-  if (!rec || !s->pid[0] || !recoverable(reason)) return;
+  /* (Socket.IO v2 clients send no pid back: their sessions are not kept.) */
+  if (!rec || !s->pid[0] || !recoverable(reason) || strlen(s->id) != 20 ||
+      (s->client && eio_socket_protocol(s->client->eio) == 3))
+    return;
   session *ss = calloc(1, sizeof *ss);
   json_t *rooms = sio__socket_rooms(s);
   if (!ss || !rooms) {
@@ -315,7 +318,7 @@ int sio__rec_restore(sio_socket_t *s, const json_t *auth, sio__restored *out) {
     for (size_t i = 0; i < p->natts; i++) e->atts[i] = sio__rbuf_ref(p->atts[i]);
   }
   sio__hmap_del(&rec->sessions, n);
-  memcpy(s->id, ss->sid, sizeof s->id);
+  memcpy(s->id_buf, ss->sid, sizeof s->id_buf);
   memcpy(s->pid, ss->pid, sizeof s->pid);
   out->rooms = ss->rooms;
   out->data = ss->data;

@@ -36,7 +36,7 @@ static sio__room *room_get(sio_namespace_t *nsp, const char *name) {
 
 static sio_socket_t *socket_by_id(sio_namespace_t *nsp, const char *id) {
   size_t len = strlen(id);
-  if (len != 20) return NULL;
+  if (len < 20) return NULL; /* ids: 20 characters, or "<nsp>#<20>" for Socket.IO v2 clients */
   sio__hmap_node *n = sio__hmap_get(&nsp->sockets, id, len);
   return n ? sio__container_of(n, sio_socket_t, node) : NULL;
 }

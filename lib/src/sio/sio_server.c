@@ -8,6 +8,7 @@
 #include "sio/sio_internal.h"
 #include "util/id.h"
 #include "util/log.h"
+#include "util/query.h"
 
 void sio_options_init(sio_options_t *o) {
   memset(o, 0, sizeof *o);
@@ -64,6 +65,27 @@ static void client_fail(sio__client *c, const char *why) {
   eio_socket_close(c->eio);
 }
 
+/* A Socket.IO v2 client (Engine.IO v3, accepted with allow_eio3). */
+static int client_v2(const sio__client *c) { return eio_socket_protocol(c->eio) == 3; }
+
+/* v2 CONNECTs name the namespace as a URL, "/chat?token=1": the path is the
+ * namespace, the query (decoded, the last of repeated keys) the auth, as
+ * socket.io's allowEIO3 reads them. */
+static int v2_connect_target(sio__packet *p) {
+  char *q = strchr(p->nsp, '?');
+  json_t *auth = q ? sio__query_object(q + 1, strlen(q + 1)) : json_object();
+  if (!auth) return -1;
+  const char *k;
+  json_t *v;
+  json_object_foreach(auth, k, v) {
+    if (json_is_array(v)) json_object_set(auth, k, json_array_get(v, json_array_size(v) - 1));
+  }
+  if (q) *q = '\0';
+  json_decref(p->data);
+  p->data = auth;
+  return 0;
+}
+
 static sio_socket_t *client_socket(sio__client *c, const char *nsp) {
   for (sio_socket_t *s = c->sockets; s; s = s->client_next)
     if (strcmp(s->nsp->name, nsp) == 0) return s;
@@ -102,6 +124,27 @@ static void client_connect(sio__client *c, sio__packet *p) {
     client_fail(c, "out of memory");
     return;
   }
+  int v2 = client_v2(c);
+  if (v2) {
+    /* Socket.IO v2's ids, which its client computes itself: the Engine.IO
+     * id on "/", "<nsp>#<engine id>" elsewhere. */
+    const char *eid = eio_socket_id(c->eio);
+    if (strcmp(nsp->name, "/") == 0) {
+      snprintf(s->id_buf, sizeof s->id_buf, "%s", eid);
+    } else {
+      size_t idlen = strlen(nsp->name) + 1 + strlen(eid) + 1;
+      char *id = malloc(idlen);
+      if (!id) {
+        sio__socket_free(s);
+        client_fail(c, "out of memory");
+        return;
+      }
+      snprintf(id, idlen, "%s#%s", nsp->name, eid);
+      s->id = id;
+    }
+    s->node.key = s->id;
+    s->node.klen = (uint32_t)strlen(s->id);
+  }
   /* Connection state recovery: a CONNECT with {pid, offset} of a session
    * this node kept gets that socket back (its id, rooms and data, and the
    * packets it missed); otherwise a new socket with a new private pid. */
@@ -127,16 +170,23 @@ static void client_connect(sio__client *c, sio__packet *p) {
     if (r != 0) {
       sio__restored_clear(&restored);
       nsp->stats.connect_errors++;
-      json_t *err = json_object();
-      json_object_set_new(err, "message", json_string(s->refuse_message ? s->refuse_message : "Not authorized"));
-      if (s->refuse_data) json_object_set(err, "data", s->refuse_data);
+      const char *msg = s->refuse_message ? s->refuse_message : "Not authorized";
+      json_t *err;
+      if (v2) {
+        /* socket.io v2's form: err.data || err.message. */
+        err = s->refuse_data ? json_incref(s->refuse_data) : json_string(msg);
+      } else {
+        err = json_object();
+        json_object_set_new(err, "message", json_string(msg));
+        if (s->refuse_data) json_object_set(err, "data", s->refuse_data);
+      }
       client_packet(c, SIO__PKT_CONNECT_ERROR, nsp->name, -1, err);
       json_decref(err);
       sio__socket_free(s);
       return;
     }
   }
-  if (sio__hmap_get(&nsp->sockets, s->id, 20) || sio__hmap_put(&nsp->sockets, &s->node) != 0) {
+  if (sio__hmap_get(&nsp->sockets, s->id, strlen(s->id)) || sio__hmap_put(&nsp->sockets, &s->node) != 0) {
     /* (a recovered id still in use: the old socket is connected again) */
     int dup = s->recovered;
     sio__restored_clear(&restored);
@@ -166,7 +216,9 @@ static void client_connect(sio__client *c, sio__packet *p) {
     sio__restored_clear(&restored);
   }
   /* The CONNECT reply goes out before anything the handler emits. */
-  json_t *reply = s->pid[0] ? json_pack("{s:s, s:s}", "sid", s->id, "pid", s->pid) : json_pack("{s:s}", "sid", s->id);
+  json_t *reply = v2          ? NULL /* v2: a bare CONNECT */
+                 : s->pid[0] ? json_pack("{s:s, s:s}", "sid", s->id, "pid", s->pid)
+                             : json_pack("{s:s}", "sid", s->id);
   client_packet(c, SIO__PKT_CONNECT, nsp->name, -1, reply);
   json_decref(reply);
   /* The reply leaves in a read of its own, as with the reference's paced
@@ -182,6 +234,10 @@ static void client_connect(sio__client *c, sio__packet *p) {
 }
 
 static void client_dispatch(sio__client *c, sio__packet *p) {
+  if (p->type == SIO__PKT_CONNECT && client_v2(c) && v2_connect_target(p) != 0) {
+    client_fail(c, "out of memory");
+    return;
+  }
   sio_socket_t *s = client_socket(c, p->nsp);
   if (!s && p->type == SIO__PKT_CONNECT) {
     client_connect(c, p);
@@ -262,6 +318,11 @@ static void sio_on_eio_open(eio_socket_t *e, void *data) {
   c->srv = srv;
   eio_socket_set_data(e, c);
   sio__tq_arm(&srv->q_connect, &c->connect_timer);
+  if (client_v2(c)) {
+    /* Socket.IO v2 clients are connected to "/" by the server, unasked. */
+    sio__packet p = {SIO__PKT_CONNECT, "/", -1, NULL, 0};
+    client_connect(c, &p);
+  }
 }
 
 static const char *disconnect_reason(eio_close_reason_t r) {

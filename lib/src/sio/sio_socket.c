@@ -36,7 +36,8 @@ sio_socket_t *sio__socket_new(sio_namespace_t *nsp, sio__client *c, json_t *auth
     json_decref(auth);
     return NULL;
   }
-  sio__id_generate(s->id);
+  s->id = s->id_buf;
+  sio__id_generate(s->id_buf);
   s->node.key = s->id;
   s->node.klen = 20;
   s->nsp = nsp;
@@ -48,6 +49,7 @@ sio_socket_t *sio__socket_new(sio_namespace_t *nsp, sio__client *c, json_t *auth
 }
 
 void sio__socket_free(sio_socket_t *s) {
+  if (s->id != s->id_buf) free(s->id);
   json_decref(s->auth);
   json_decref(s->jdata);
   json_decref(s->refuse_data);
