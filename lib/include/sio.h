@@ -233,6 +233,9 @@ int sio_emit(sio_socket_t *s, const char *event, json_t *args);
  * take it right now (a long-poll not waiting, a WebSocket with writes
  * queued); never kept for recovery. */
 int sio_emit_volatile(sio_socket_t *s, const char *event, json_t *args);
+/* socket.volatile / socket.compress(false) as flags (SIO_BC_VOLATILE,
+ * SIO_BC_NO_COMPRESS) for one emit; sio_emit_flags(s, ev, args, 0) is sio_emit. */
+int sio_emit_flags(sio_socket_t *s, const char *event, json_t *args, unsigned flags);
 
 /* `args` is borrowed: the client's answer, or NULL when the timeout passed
  * or the socket disconnected first. */
@@ -273,6 +276,9 @@ void sio_bc_free(sio_broadcast_t *b);
 sio_broadcast_t *sio_bc_local(sio_broadcast_t *b);
 /* io.volatile: as sio_emit_volatile, for each recipient. Returns b. */
 sio_broadcast_t *sio_bc_volatile(sio_broadcast_t *b);
+/* io.compress(false): sent without permessage-deflate, and polling
+ * responses holding only such packets are not gzipped. Returns b. */
+sio_broadcast_t *sio_bc_compress(sio_broadcast_t *b, int compress);
 
 /* io.timeout(ms).emit(event, ...args, (err, responses) => ...): a broadcast
  * whose recipients, on every node, are each asked for an acknowledgement.
@@ -354,8 +360,10 @@ typedef struct sio_broadcast_info {
   size_t nrooms;
   const char *const *except; /* rooms (and socket ids) left out */
   size_t nexcept;
-  int is_volatile;           /* sio_bc_volatile: may be dropped where a transport is busy */
+  unsigned flags;            /* SIO_BC_VOLATILE (may be dropped where a transport is busy),
+                                SIO_BC_NO_COMPRESS (sent without compression) */
 } sio_broadcast_info_t;
+enum { SIO_BC_VOLATILE = 1, SIO_BC_NO_COMPRESS = 2 };
 
 /* A cluster operation waiting for other nodes' answers, owned by the
  * server. The adapter learns what to ask with the sio_request_* getters,

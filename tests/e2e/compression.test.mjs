@@ -540,6 +540,67 @@ async function pollingSession(port, threshold = 1024) {
   };
 }
 
+describe("compress(false) on the Socket.IO echo server", () => {
+  let server;
+  before(async () => {
+    server = await startServer(SIO, ["--per-message-deflate"]);
+  });
+  after(() => server.stop());
+  const big = "x".repeat(4000);
+
+  test("over WebSocket: the same large event compressed, then not", async () => {
+    const ws = await rawWs(server.port, "/socket.io/?EIO=4&transport=websocket", "permessage-deflate");
+    assert.equal((await ws.head()).status, 101);
+    const inflate = contextInflater();
+    const text = async (f) => (f.rsv1 ? await inflate(f.payload) : f.payload).toString();
+    await text(await ws.frame()); // the open packet
+    ws.send(1, "40");
+    assert.match(await text(await ws.message()), /^40\{"sid"/);
+    const echo = `42${JSON.stringify(["message-back", big])}`;
+    // The next echo, past anything else the server sends (sio-echo-server's "auth").
+    const next = async () => {
+      for (;;) {
+        const f = await ws.message();
+        if ((f.text = await text(f)).startsWith('42["message-back"')) return f;
+      }
+    };
+    ws.send(1, `42${JSON.stringify(["message", big])}`);
+    const f1 = await next();
+    assert.equal(f1.rsv1, true, "a plain emit of 4 KB is compressed");
+    assert.equal(f1.text, echo);
+    ws.send(1, `42${JSON.stringify(["uncompressed", big])}`);
+    const f2 = await next();
+    // reference: engine.io 6.6's WebSocket transport compresses every
+    // message whatever the packet's compress flag (see the open packet
+    // above); sio honours compress(false), as socket.io documents it.
+    assert.equal(f2.rsv1, REF, "compress(false): sent as is");
+    assert.equal(f2.text, echo);
+    ws.destroy();
+  });
+
+  test("over polling: a response holding only compress(false) packets is not gzipped", async () => {
+    const base = `http://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=polling`;
+    const hs = await (await fetch(base)).text();
+    const sid = JSON.parse(hs.slice(1)).sid;
+    const url = `${base}&sid=${sid}`;
+    const post = (body) => fetch(url, { method: "POST", body, headers: { "Content-Type": "text/plain" } });
+    await post("40");
+    await (await fetch(url)).text(); // the CONNECT reply
+    const poll = async (event) => {
+      await post(`42${JSON.stringify([event, big])}`);
+      const res = await fetch(url, { headers: { "Accept-Encoding": "gzip" } });
+      const body = await res.text(); // fetch decodes what it was sent
+      return { enc: res.headers.get("content-encoding"), body };
+    };
+    const plain = await poll("message");
+    assert.equal(plain.enc, "gzip");
+    assert.equal(plain.body, `42${JSON.stringify(["message-back", big])}`);
+    const raw = await poll("uncompressed");
+    assert.equal(raw.enc, null, "not compressed");
+    assert.equal(raw.body, `42${JSON.stringify(["message-back", big])}`);
+  });
+});
+
 describe("HTTP compression of polling responses (on by default)", () => {
   let server;
   before(async () => {

@@ -19,7 +19,8 @@
  * socket ("any-log" / "outgoing-log" ack with them); a packet middleware
  * (socket.use) drops events named "forbidden" (whose handler would emit
  * "should-not-happen"); "volatile-burst" [n] emits n volatile "v" events at
- * once. Dynamic namespaces "/dyn-<digits>" (io.of(regex)) behave as "/custom";
+ * once; "uncompressed" ...args emits "message-back" with compress(false).
+ * Dynamic namespaces "/dyn-<digits>" (io.of(regex)) behave as "/custom";
  * "dyn-emit" there emits "dyn-news" [its namespace] to every such namespace.
  * GET /stats: live sessions, connections and RSS (leak and churn tests). */
 #include <stdio.h>
@@ -139,6 +140,10 @@ static void on_forbidden(sio_socket_t *s, const char *event, json_t *args, sio_a
   sio_emit(s, "should-not-happen", NULL);
 }
 
+static void on_uncompressed(sio_socket_t *s, const char *event, json_t *args, sio_ack_t *ack, void *data) {
+  sio_emit_flags(s, "message-back", json_incref(args), SIO_BC_NO_COMPRESS);
+}
+
 static void on_volatile_burst(sio_socket_t *s, const char *event, json_t *args, sio_ack_t *ack, void *data) {
   json_int_t n = json_integer_value(json_array_get(args, 0));
   for (json_int_t i = 0; i < n && i < 10000; i++) sio_emit_volatile(s, "v", json_pack("[I]", i));
@@ -167,6 +172,7 @@ static void setup_namespace(sio_namespace_t *nsp) {
   sio_on(nsp, "broadcast", on_broadcast, NULL);
   sio_on(nsp, "disconnect-me", on_disconnect_me, NULL);
   sio_on(nsp, "disconnect-reason", on_disconnect_reason, NULL);
+  sio_on(nsp, "uncompressed", on_uncompressed, NULL);
   sio_on_disconnect(nsp, on_disconnect, NULL);
 }
 

@@ -26,7 +26,7 @@
   static struct {                                                                      \
     sio__rbuf rb;                                                                      \
     char bytes[SIO__RBUF_HEADROOM + sizeof(text) - 1];                                 \
-  } name = {{SIO__RBUF_STATIC, SIO__RBUF_HEADROOM + sizeof(text) - 1, 0, 0, {0}}, {0}}; \
+  } name = {{SIO__RBUF_STATIC, SIO__RBUF_HEADROOM + sizeof(text) - 1, 0, 0, 0, 0, {0}}, {0}}; \
   static void name##_init(void) { memcpy(name.bytes + SIO__RBUF_HEADROOM, text, sizeof(text) - 1); }
 
 STATIC_PKT(pkt_ping, "2")
@@ -49,7 +49,7 @@ static void static_packets_init(void) {
 static struct {
   sio__rbuf rb;
   char bytes[1];
-} separator_buf = {{SIO__RBUF_STATIC, 1, 0, 0, {0}}, {SIO__EIO_SEPARATOR}};
+} separator_buf = {{SIO__RBUF_STATIC, 1, 0, 0, 0, 0, {0}}, {SIO__EIO_SEPARATOR}};
 #define separator (separator_buf.rb)
 
 sio__rbuf *sio__eio_packet_new(int type, const void *data, size_t len, int binary) {
@@ -163,7 +163,7 @@ static size_t poll_segs_v3(eio_socket_t *s, sio__wseg *segs, int *octets) {
   }
   sio__rbuf *scratch = sio__rbuf_new(cap);
   if (!scratch) return 0;
-  scratch->pad[0] = 1; /* a temporary: each segment's reference is dropped once queued */
+  scratch->temp = 1; /* a temporary: each segment's reference is dropped once queued */
   uint8_t *out = (uint8_t *)scratch->data;
   size_t n = 0, off = 0;
   for (uint32_t i = 0; i < s->qlen; i++) {
@@ -215,7 +215,7 @@ static void socket_flush_poll(eio_socket_t *s) {
       sio__rbuf *b = sio__rbuf_new(sio__eio_polling_record_len(&pk));
       if (!b) continue;
       b->len = (uint32_t)sio__eio_polling_record_write(b->data, &pk);
-      b->pad[0] = 1; /* a temporary: our reference is dropped after the write is queued */
+      b->temp = 1; /* a temporary: our reference is dropped after the write is queued */
       segs[nsegs++] = (sio__wseg){b, 0, b->len};
     }
   }
@@ -226,11 +226,16 @@ static void socket_flush_poll(eio_socket_t *s) {
   sio__eio_cors_headers(s->srv, req, cors, sizeof cors);
   snprintf(headers, sizeof headers, "Content-Type: %s\r\ncache-control: no-store\r\n%s",
            octets ? "application/octet-stream" : "text/plain; charset=UTF-8", cors);
+  /* As engine.io: the body is compressed unless every packet in it was
+   * sent with compress(false). */
+  int compress = 0;
+  for (uint32_t i = 0; i < s->qlen && !compress; i++) compress = !s->q[i]->nocompress;
   sio__conn *get = s->get;
   s->get = NULL;
-  sio__http_respond_segs_compressed(get, 200, headers, segs, nsegs);
+  if (compress) sio__http_respond_segs_compressed(get, 200, headers, segs, nsegs);
+  else sio__http_respond_segs(get, 200, headers, segs, nsegs);
   for (size_t i = 0; i < nsegs; i++)
-    if (segs[i].rb->pad[0]) sio__rbuf_unref(segs[i].rb);
+    if (segs[i].rb->temp) sio__rbuf_unref(segs[i].rb);
   for (uint32_t i = 0; i < s->qlen; i++) sio__rbuf_unref(s->q[i]);
   free(s->q);
   s->q = NULL;

@@ -96,7 +96,9 @@ static void ra_broadcast(sio_adapter_t *base, const sio_broadcast_info_t *bc) {
   sio_redis_adapter_t *a = (sio_redis_adapter_t *)base;
   uint8_t *buf = NULL;
   size_t len = 0;
-  json_t *flags = bc->is_volatile ? json_pack("{s:b}", "volatile", 1) : NULL;
+  json_t *flags = json_object();
+  if (flags && (bc->flags & SIO_BC_VOLATILE)) json_object_set_new(flags, "volatile", json_true());
+  if (flags && (bc->flags & SIO_BC_NO_COMPRESS)) json_object_set_new(flags, "compress", json_false());
   int r = sio__redis_encode_broadcast(a->uid, bc->nsp, bc->data, bc->rooms, bc->nrooms, bc->except,
                                       bc->nexcept, flags, &buf, &len);
   json_decref(flags);
@@ -166,7 +168,8 @@ static void ra_on_message(sio__redis_client *rc, const char *channel, const char
                                  b.nrooms,
                                  (const char *const *)b.except,
                                  b.nexcept,
-                                 b.f.is_volatile};
+                                 (b.f.is_volatile ? SIO_BC_VOLATILE : 0u) |
+                                     (b.f.compress == 0 ? SIO_BC_NO_COMPRESS : 0u)};
     int n = sio_adapter_deliver(a->srv, &info);
     if (n > 0) a->stats.deliveries += (uint64_t)n;
   }

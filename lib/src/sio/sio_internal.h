@@ -158,7 +158,7 @@ struct sio_broadcast {
   char **except;
   size_t nexcept;
   int local;               /* sio_bc_local: not handed to the adapter */
-  int is_volatile;         /* sio_bc_volatile: skipped where the transport is busy */
+  unsigned flags;          /* SIO_BC_VOLATILE, SIO_BC_NO_COMPRESS */
 };
 
 /* sio_server.c */
@@ -207,7 +207,7 @@ int sio__deliver(sio_namespace_t *nsp, const json_t *data, const char *const *ro
  * the offset is appended and the packet kept (sio_recovery.c). Returns the
  * recipients or a negative error. */
 int sio__send_event(sio_namespace_t *nsp, const json_t *data, const char *const *rooms, size_t nrooms,
-                    const char *const *except, size_t nexcept, int is_volatile);
+                    const char *const *except, size_t nexcept, unsigned flags);
 /* The socket's rooms as socket.io lists them: its own id, then its rooms in
  * the order joined. A new array. */
 json_t *sio__socket_rooms(const sio_socket_t *s);

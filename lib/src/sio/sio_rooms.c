@@ -291,7 +291,7 @@ json_t *sio__all_rooms(sio_namespace_t *nsp) {
 
 static int deliver(sio_namespace_t *nsp, const json_t *data, const char *const *rooms, size_t nrooms,
                    const char *const *except, size_t nexcept, int64_t id,
-                   void (*on_sent)(sio_socket_t *s, void *arg), void *arg, sio__encoded *keep, int is_volatile);
+                   void (*on_sent)(sio_socket_t *s, void *arg), void *arg, sio__encoded *keep, unsigned flags);
 
 int sio__deliver(sio_namespace_t *nsp, const json_t *data, const char *const *rooms, size_t nrooms,
                  const char *const *except, size_t nexcept, int64_t id,
@@ -301,12 +301,17 @@ int sio__deliver(sio_namespace_t *nsp, const json_t *data, const char *const *ro
 
 static int deliver(sio_namespace_t *nsp, const json_t *data, const char *const *rooms, size_t nrooms,
                    const char *const *except, size_t nexcept, int64_t id,
-                   void (*on_sent)(sio_socket_t *s, void *arg), void *arg, sio__encoded *keep, int is_volatile) {
+                   void (*on_sent)(sio_socket_t *s, void *arg), void *arg, sio__encoded *keep, unsigned flags) {
   select_acc tell = {0};
   int telling = nsp->on_any_outgoing || (nsp->parent && nsp->parent->on_any_outgoing);
-  bc_packet p = {.on_sent = on_sent, .arg = arg, .is_volatile = is_volatile, .tell = telling ? &tell : NULL};
+  bc_packet p = {.on_sent = on_sent, .arg = arg, .is_volatile = (flags & SIO_BC_VOLATILE) != 0,
+                 .tell = telling ? &tell : NULL};
   if (sio__packet_encode(SIO__PKT_EVENT, nsp->name, id, data, &p.text, &p.atts, &p.natts) != 0)
     return EIO_ENOMEM;
+  if (flags & SIO_BC_NO_COMPRESS) {
+    p.text->nocompress = 1;
+    for (size_t i = 0; i < p.natts; i++) p.atts[i]->nocompress = 1;
+  }
   bc_walk(nsp, rooms, nrooms, except, nexcept, &p);
   if (telling) {
     sio__tell_outgoing(nsp, tell.v, tell.n, data);
@@ -324,14 +329,14 @@ static int deliver(sio_namespace_t *nsp, const json_t *data, const char *const *
 }
 
 int sio__send_event(sio_namespace_t *nsp, const json_t *data, const char *const *rooms, size_t nrooms,
-                    const char *const *except, size_t nexcept, int is_volatile) {
-  if (!nsp->rec || is_volatile)
-    return deliver(nsp, data, rooms, nrooms, except, nexcept, -1, NULL, NULL, NULL, is_volatile);
+                    const char *const *except, size_t nexcept, unsigned flags) {
+  if (!nsp->rec || (flags & SIO_BC_VOLATILE))
+    return deliver(nsp, data, rooms, nrooms, except, nexcept, -1, NULL, NULL, NULL, flags);
   uint64_t seq;
   json_t *d = sio__rec_offset_data(nsp, data, &seq);
   if (!d) return EIO_ENOMEM;
   sio__encoded enc = {0};
-  int n = sio__deliver(nsp, d, rooms, nrooms, except, nexcept, -1, NULL, NULL, &enc);
+  int n = deliver(nsp, d, rooms, nrooms, except, nexcept, -1, NULL, NULL, &enc, flags);
   json_decref(d);
   /* Kept even with no recipient here: the client away may come back for it. */
   if (n >= 0) sio__rec_store(nsp, seq, &enc, rooms, nrooms, except, nexcept);
@@ -345,7 +350,7 @@ static sio_broadcast_t *bc_clone(const sio_broadcast_t *b, sio_namespace_t *nsp)
   for (size_t i = 0; c && i < b->nexcept; i++) sio_bc_except(c, b->except[i]);
   if (c) {
     c->local = b->local;
-    c->is_volatile = b->is_volatile;
+    c->flags = b->flags;
   }
   return c;
 }
@@ -378,14 +383,14 @@ int sio_bc_emit(sio_broadcast_t *b, const char *event, json_t *args) {
   }
   json_t *data = sio__event_array(event, args);
   const char *const *rooms = (const char *const *)b->rooms, *const *except = (const char *const *)b->except;
-  int r = data ? sio__send_event(nsp, data, rooms, b->nrooms, except, b->nexcept, b->is_volatile) : EIO_ENOMEM;
+  int r = data ? sio__send_event(nsp, data, rooms, b->nrooms, except, b->nexcept, b->flags) : EIO_ENOMEM;
   if (r >= 0) {
     nsp->stats.broadcasts++;
     nsp->stats.broadcast_deliveries += (uint64_t)r;
   }
   sio_adapter_t *a = nsp->srv->adapter;
   if (r >= 0 && a && !b->local) {
-    sio_broadcast_info_t info = {nsp->name, data, rooms, b->nrooms, except, b->nexcept, b->is_volatile};
+    sio_broadcast_info_t info = {nsp->name, data, rooms, b->nrooms, except, b->nexcept, b->flags};
     a->broadcast(a, &info);
   }
   json_decref(data);
@@ -399,7 +404,12 @@ sio_broadcast_t *sio_bc_local(sio_broadcast_t *b) {
 }
 
 sio_broadcast_t *sio_bc_volatile(sio_broadcast_t *b) {
-  if (b) b->is_volatile = 1;
+  if (b) b->flags |= SIO_BC_VOLATILE;
+  return b;
+}
+
+sio_broadcast_t *sio_bc_compress(sio_broadcast_t *b, int compress) {
+  if (b) b->flags = compress ? b->flags & ~(unsigned)SIO_BC_NO_COMPRESS : b->flags | SIO_BC_NO_COMPRESS;
   return b;
 }
 
@@ -419,7 +429,7 @@ int sio_adapter_deliver(sio_server_t *srv, const sio_broadcast_info_t *bc) {
   sio__hmap_node *n = sio__hmap_get(&srv->nsps, bc->nsp, strlen(bc->nsp));
   if (!n) return 0;
   return sio__send_event(sio__container_of(n, sio_namespace_t, node), data, bc->rooms, bc->nrooms, bc->except,
-                         bc->nexcept, bc->is_volatile);
+                         bc->nexcept, bc->flags);
 }
 
 int sio_emit_all(sio_namespace_t *nsp, const char *event, json_t *args) {

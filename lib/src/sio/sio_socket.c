@@ -271,7 +271,7 @@ void sio_socket_disconnect(sio_socket_t *s, int close_connection) {
 
 /* ---- emitting ---------------------------------------------------------------------------- */
 
-static int emit(sio_socket_t *s, const char *event, json_t *args, int64_t id, int is_volatile) {
+static int emit(sio_socket_t *s, const char *event, json_t *args, int64_t id, unsigned flags) {
   if (!event || sio__reserved_event(event)) {
     SIO_LOGE("sio: emitting the reserved event name \"%s\" is not allowed", event ? event : "(null)");
     json_decref(args);
@@ -284,11 +284,11 @@ static int emit(sio_socket_t *s, const char *event, json_t *args, int64_t id, in
   json_t *data = sio__event_array(event, args);
   if (!data) return EIO_ENOMEM;
   int r;
-  if (id < 0 && (s->nsp->rec || is_volatile)) {
+  if (id < 0 && (s->nsp->rec || flags)) {
     /* As socket.io: with recovery on, socket.emit is a broadcast to the
      * socket's own room, so that it gets an offset and is kept. */
     const char *room[1] = {s->id};
-    r = sio__send_event(s->nsp, data, room, 1, NULL, 0, is_volatile);
+    r = sio__send_event(s->nsp, data, room, 1, NULL, 0, flags);
     r = r < 0 ? r : 0;
   } else {
     r = sio__socket_packet(s, SIO__PKT_EVENT, id, data);
@@ -300,7 +300,12 @@ static int emit(sio_socket_t *s, const char *event, json_t *args, int64_t id, in
 }
 
 int sio_emit(sio_socket_t *s, const char *event, json_t *args) { return emit(s, event, args, -1, 0); }
-int sio_emit_volatile(sio_socket_t *s, const char *event, json_t *args) { return emit(s, event, args, -1, 1); }
+int sio_emit_volatile(sio_socket_t *s, const char *event, json_t *args) {
+  return emit(s, event, args, -1, SIO_BC_VOLATILE);
+}
+int sio_emit_flags(sio_socket_t *s, const char *event, json_t *args, unsigned flags) {
+  return emit(s, event, args, -1, flags & (SIO_BC_VOLATILE | SIO_BC_NO_COMPRESS));
+}
 int sio_socket_recovered(const sio_socket_t *s) { return s->recovered; }
 
 int sio__socket_expect_ack(sio_socket_t *s, int64_t id, uint32_t timeout_ms, sio_ack_cb cb, void *data) {

@@ -21,7 +21,9 @@ typedef struct sio__rbuf {
   uint32_t len;    /* bytes used in data */
   uint8_t binary;  /* Engine.IO packets: a binary message */
   uint8_t hlen;    /* Engine.IO packets: WebSocket header length once built, else 0 */
-  uint8_t pad[6];
+  uint8_t temp;    /* a temporary, whose reference the writer drops once queued */
+  uint8_t nocompress; /* Engine.IO packets: send uncompressed (socket.io's compress(false)) */
+  uint8_t pad[4];
   char data[];
 } sio__rbuf;
 

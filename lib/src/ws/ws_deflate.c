@@ -701,7 +701,7 @@ int sio__pmd_compress_packet(sio__pmd *s, sio__rbuf *rb, sio__rbuf **out) {
   size_t len = rb->len - SIO__RBUF_HEADROOM;
   sio__pmd_ctx *ctx = s->ctx;
   int wb = server_wbits(s);
-  if (len < ctx->cfg.threshold || wb < 9) return 0;
+  if (len < ctx->cfg.threshold || wb < 9 || rb->nocompress) return 0;
   if (!s->server_nct) {
     *out = compress_with(s, (const uint8_t *)rb->data + SIO__RBUF_HEADROOM, len, rb->binary);
     return *out ? 1 : -1;

@@ -78,6 +78,7 @@ if (on.has("--engine")) {
   io.on("connection", (socket) => {
     socket.on("message", (...args) => socket.emit("message-back", ...args));
     socket.on("broadcast", (...args) => socket.broadcast.emit("message-back", ...args));
+    socket.on("uncompressed", (...args) => socket.compress(false).emit("message-back", ...args));
   });
   serve(httpServer, io, opts);
 }
