@@ -71,3 +71,49 @@ export function serve(httpServer, io, { host, port }) {
   process.once("SIGTERM", shutdown);
   process.once("SIGINT", shutdown);
 }
+
+// The reference scale-out: io shares broadcasts and cluster requests with
+// the other nodes (sio or Node.js) through the Redis at `url`
+// (@socket.io/redis-adapter over node-redis 4).
+export async function useRedisAdapter(io, url) {
+  const { createClient } = await import("redis");
+  const { createAdapter } = await import("@socket.io/redis-adapter");
+  const pub = createClient({ url });
+  const sub = pub.duplicate();
+  pub.on("error", (err) => console.error(`redis: ${err.message}`));
+  sub.on("error", (err) => console.error(`redis: ${err.message}`));
+  await Promise.all([pub.connect(), sub.connect()]);
+  // A Redis restart rejects the adapter's in-flight commands (node-redis 4
+  // reconnects by itself): log them instead of dying.
+  process.on("unhandledRejection", (err) => console.error(`redis: unhandled: ${err?.message ?? err}`));
+  io.adapter(createAdapter(pub, sub));
+}
+
+// An Engine.IO echo (what eio-echo-server does): every message back;
+// "close-me" closes the session, "flood:N" sends "0".."N-1".
+export function eioEcho(socket) {
+  socket.on("message", (msg) => {
+    if (msg === "close-me") return socket.close();
+    if (typeof msg === "string" && msg.startsWith("flood:")) {
+      for (let i = 0, n = Number(msg.slice(6)); i < n; i++) socket.send(String(i));
+      return;
+    }
+    socket.send(msg);
+  });
+}
+
+// serve() for a bare Engine.IO server.
+export function serveEngine(httpServer, engine, { host, port }) {
+  httpServer.listen(port, host, () => {
+    const addr = httpServer.address();
+    console.error(`listening on ${addr.address}:${addr.port}`);
+  });
+  const shutdown = () => {
+    engine.close();
+    httpServer.close(() => process.exit(0));
+    httpServer.closeAllConnections();
+    setTimeout(() => process.exit(0), 2000).unref();
+  };
+  process.once("SIGTERM", shutdown);
+  process.once("SIGINT", shutdown);
+}

@@ -15,7 +15,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { Server } from "socket.io";
-import { createServer, parseArgs, serve } from "./options.mjs";
+import { createServer, parseArgs, serve, useRedisAdapter } from "./options.mjs";
 
 const opts = parseArgs(process.argv.slice(2));
 const ROOT = path.resolve(import.meta.dirname, "../../../client-demo");
@@ -86,21 +86,7 @@ const io = new Server(httpServer, {
   serveClient: true,
 });
 
-if (opts.redis) {
-  // The reference scale-out: broadcasts shared with the other nodes (sio or
-  // Node.js) through Redis pub/sub.
-  const { createClient } = await import("redis");
-  const { createAdapter } = await import("@socket.io/redis-adapter");
-  const pub = createClient({ url: opts.redis });
-  const sub = pub.duplicate();
-  pub.on("error", (err) => console.error(`redis: ${err.message}`));
-  sub.on("error", (err) => console.error(`redis: ${err.message}`));
-  await Promise.all([pub.connect(), sub.connect()]);
-  // A Redis restart rejects the adapter's in-flight commands (node-redis 4
-  // reconnects by itself): log them instead of dying.
-  process.on("unhandledRejection", (err) => console.error(`redis: unhandled: ${err?.message ?? err}`));
-  io.adapter(createAdapter(pub, sub));
-}
+if (opts.redis) await useRedisAdapter(io, opts.redis);
 
 io.on("connection", (socket) => {
   io.emit("message", `${socket.id} connected`);

@@ -5,24 +5,14 @@
 //   node ref-cluster-node.mjs --port N [--host H] --redis redis://HOST:PORT [--name NAME]
 import { createServer } from "node:http";
 import { Server } from "socket.io";
-import { parseArgs, serve } from "./options.mjs";
+import { parseArgs, serve, useRedisAdapter } from "./options.mjs";
 
 const opts = parseArgs(process.argv.slice(2));
 const httpServer = createServer((req, res) => res.writeHead(404).end());
 const io = new Server(httpServer, {});
 let NAME = opts.name;
 
-if (opts.redis) {
-  const { createClient } = await import("redis");
-  const { createAdapter } = await import("@socket.io/redis-adapter");
-  const pub = createClient({ url: opts.redis });
-  const sub = pub.duplicate();
-  pub.on("error", (err) => console.error(`redis: ${err.message}`));
-  sub.on("error", (err) => console.error(`redis: ${err.message}`));
-  await Promise.all([pub.connect(), sub.connect()]);
-  process.on("unhandledRejection", (err) => console.error(`redis: unhandled: ${err?.message ?? err}`));
-  io.adapter(createAdapter(pub, sub));
-}
+if (opts.redis) await useRedisAdapter(io, opts.redis);
 
 const select = (sel = {}) => {
   let op = io.in(sel.rooms ?? []);

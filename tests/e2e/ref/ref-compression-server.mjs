@@ -14,7 +14,7 @@
 // {"rss": BYTES} (tests/bench/deflate_idle.mjs).
 import { attach } from "engine.io";
 import { Server } from "socket.io";
-import { createServer, parseArgs, serve } from "./options.mjs";
+import { createServer, eioEcho, parseArgs, serve, serveEngine } from "./options.mjs";
 
 const argv = process.argv.slice(2);
 const flags = new Set(["--engine", "--per-message-deflate", "--deflate-server-no-context-takeover",
@@ -51,27 +51,8 @@ const stats = (req, res) => {
 if (on.has("--engine")) {
   const engine = attach(httpServer, { path: "/engine.io/", ...engineOpts });
   httpServer.on("request", stats); // after attach: called for every request, answers one
-  engine.on("connection", (socket) => {
-    socket.on("message", (msg) => {
-      if (typeof msg === "string" && msg.startsWith("flood:")) {
-        for (let i = 0, n = Number(msg.slice(6)); i < n; i++) socket.send(String(i));
-        return;
-      }
-      socket.send(msg);
-    });
-  });
-  httpServer.listen(opts.port, opts.host, () => {
-    const addr = httpServer.address();
-    console.error(`listening on ${addr.address}:${addr.port}`);
-  });
-  const shutdown = () => {
-    engine.close();
-    httpServer.close(() => process.exit(0));
-    httpServer.closeAllConnections();
-    setTimeout(() => process.exit(0), 2000).unref();
-  };
-  process.once("SIGTERM", shutdown);
-  process.once("SIGINT", shutdown);
+  engine.on("connection", eioEcho);
+  serveEngine(httpServer, engine, opts);
 } else {
   const io = new Server(httpServer, { ...engineOpts, serveClient: false });
   httpServer.on("request", stats);

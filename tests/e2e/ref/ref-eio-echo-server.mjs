@@ -8,7 +8,7 @@
 // Echoes every message (text or binary) to its sender; "close-me" closes the
 // session, "flood:N" sends N numbered messages, as the C server does.
 import { attach } from "engine.io";
-import { createServer, parseArgs } from "./options.mjs";
+import { createServer, eioEcho, parseArgs, serveEngine } from "./options.mjs";
 
 const argv = process.argv.slice(2);
 const allowEIO3 = argv.includes("--allow-eio3");
@@ -23,27 +23,5 @@ const engine = attach(httpServer, {
   allowEIO3,
 });
 
-engine.on("connection", (socket) => {
-  socket.on("message", (msg) => {
-    if (msg === "close-me") return socket.close();
-    if (typeof msg === "string" && msg.startsWith("flood:")) {
-      const n = Number(msg.slice(6));
-      for (let i = 0; i < n; i++) socket.send(String(i));
-      return;
-    }
-    socket.send(msg);
-  });
-});
-
-httpServer.listen(opts.port, opts.host, () => {
-  const addr = httpServer.address();
-  console.error(`listening on ${addr.address}:${addr.port}`);
-});
-const shutdown = () => {
-  engine.close();
-  httpServer.close(() => process.exit(0));
-  httpServer.closeAllConnections();
-  setTimeout(() => process.exit(0), 2000).unref();
-};
-process.once("SIGTERM", shutdown);
-process.once("SIGINT", shutdown);
+engine.on("connection", eioEcho);
+serveEngine(httpServer, engine, opts);
