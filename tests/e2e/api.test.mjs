@@ -91,3 +91,66 @@ describe("server API parity", () => {
       }
     });
 });
+
+// The cluster operations on one node without an adapter (the in-memory
+// case): sio-cluster-node / ref-cluster-node.mjs without --redis.
+describe("cluster operations on a single node", () => {
+  const NODE = process.env.SIO_REF ? "ref/ref-cluster-node.mjs" : "tests/e2e/sio-cluster-node";
+  let server;
+  const cs = [];
+  before(async () => {
+    server = await startServer(NODE, ["--name", "solo"]);
+    for (let i = 0; i < 4; i++) {
+      const c = io(server.url, { forceNew: true, reconnection: false, transports: [i % 2 ? "polling" : "websocket"],
+        auth: { user: `u${i}`, room: i < 2 ? "low" : "high" } });
+      c.on("question", (from, cb) => cb(`u${i}`));
+      cs.push(c);
+    }
+    await Promise.all(cs.map((c) => withTimeout(once(c, "connect"), 5000, "connect")));
+  });
+  after(async () => {
+    for (const c of cs) c.close();
+    await server.stop();
+  });
+  const ask = (ev, ...args) => withTimeout(cs[0].emitWithAck(ev, ...args), 5000, ev);
+
+  test("fetchSockets, socketsJoin, socketsLeave", { timeout: 10000 }, async () => {
+    const all = await ask("fetch", {});
+    assert.equal(all.err, null);
+    assert.deepEqual(all.sockets.map((s) => s.data.user).sort(), ["u0", "u1", "u2", "u3"]);
+    const high = await ask("fetch", { rooms: ["high"] });
+    assert.deepEqual(high.sockets.map((s) => s.data.user).sort(), ["u2", "u3"]);
+    await ask("join", { rooms: ["low"], except: [cs[0].id] }, "picked");
+    assert.deepEqual((await ask("fetch", { rooms: ["picked"] })).sockets.map((s) => s.data.user), ["u1"]);
+    await ask("leave", {}, "picked");
+    assert.deepEqual((await ask("fetch", { rooms: ["picked"] })).sockets, []);
+  });
+
+  test("a broadcast with acks collects every answer; the timeout gives what came", { timeout: 10000 }, async () => {
+    const res = await ask("bc-ack", {}, 2000);
+    assert.equal(res.err, null);
+    assert.deepEqual(res.responses, ["u0", "u1", "u2", "u3"]);
+    cs[3].off("question");
+    cs[3].on("question", () => {}); // never answers
+    const late = await ask("bc-ack", { rooms: ["high"] }, 300);
+    assert.equal(late.err, "operation has timed out");
+    assert.deepEqual(late.responses, ["u2"]);
+  });
+
+  // (socket.io's in-memory adapter logs "this adapter does not support the
+  // serverSideEmit() functionality" and its promise never settles.)
+  test("serverSideEmitWithAck with no other server: no answers", {
+    timeout: 10000, skip: process.env.SIO_REF && "the reference never answers" }, async () => {
+    const res = await ask("sse-ack", { q: 1 });
+    assert.deepEqual(res, { err: null, responses: [] });
+  });
+
+  test("disconnectSockets", { timeout: 10000 }, async () => {
+    const gone = once(cs[2], "disconnect");
+    await ask("kick", { rooms: ["high"], except: [cs[3].id] }, false);
+    const [reason] = await withTimeout(gone, 3000, "disconnect");
+    assert.equal(reason, "io server disconnect");
+    await sleep(100);
+    assert.deepEqual(cs.map((c) => c.connected), [true, true, false, true]);
+  });
+});
