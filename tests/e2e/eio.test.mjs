@@ -199,6 +199,24 @@ describe("raw protocol", () => {
     assert.ok(elapsed >= 450 && elapsed < 1500, `closed after ${elapsed} ms`);
   });
 
+  test("traffic while a pong is awaited restarts the ping timeout once (engine.io 6.6)", async () => {
+    // pingInterval 300, pingTimeout 200. The client never answers pings but
+    // sends messages 100 and 250 ms after the first ping: the first message
+    // restarts the 200 ms timeout (close about 300 ms after the ping, not
+    // 200), the second one does not (not 450).
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/engine.io/?EIO=4&transport=websocket`);
+    let pingAt = 0;
+    ws.on("message", (d) => {
+      if (d.toString() !== "2" || pingAt) return;
+      pingAt = Date.now();
+      setTimeout(() => ws.readyState === 1 && ws.send("4one"), 100);
+      setTimeout(() => ws.readyState === 1 && ws.send("4two"), 250);
+    });
+    await withTimeout(once(ws, "close"), 3000, "server closes");
+    const after = Date.now() - pingAt;
+    assert.ok(after >= 280 && after < 420, `closed ${after} ms after the ping`);
+  });
+
   test("a pong keeps a WebSocket alive; a v4 ping closes it", async () => {
     const ws = new WebSocket(`ws://127.0.0.1:${server.port}/engine.io/?EIO=4&transport=websocket`);
     let pings = 0;

@@ -58,6 +58,7 @@ struct eio_socket {
   uint8_t poll_b64 : 1;  /* polling transport without binary (b64 in the handshake):
                             v3 payloads stay text */
   uint8_t probe_b64 : 1; /* the probe WebSocket's request had b64 */
+  uint8_t hb_refreshed : 1; /* the ping timeout was restarted once for this ping */
   eio_server_t *srv;
   sio__conn *get;        /* pending long-poll GET */
   sio__conn *post;       /* POST whose body is arriving */

@@ -449,6 +449,13 @@ static void socket_on_packet(eio_socket_t *s, const sio__eio_packet *p) {
   if (s->state != EIO_STATE_OPEN) return;
   eio_server_t *srv = s->srv;
   srv->stats.packets_in++;
+  /* As engine.io 6.6: any other packet while a pong is awaited shows the
+   * client alive (its pong may just be queued behind its traffic), so the
+   * ping timeout starts again, once per ping. */
+  if (s->hb.q == &srv->q_ping_timeout && !s->hb_refreshed && p->type != SIO__EIO_PONG) {
+    sio__tq_arm(&srv->q_ping_timeout, &s->hb);
+    s->hb_refreshed = 1;
+  }
   switch (p->type) {
   case SIO__EIO_PONG:
     if (s->protocol == 3) {
@@ -718,6 +725,7 @@ void sio__eio_socket_open(eio_socket_t *s) {
 void sio__eio_ping_interval(sio__tq *q, sio__tq_node *n) {
   eio_socket_t *s = sio__container_of(n, eio_socket_t, hb);
   sio__tq_arm(&s->srv->q_ping_timeout, &s->hb);
+  s->hb_refreshed = 0;
   socket_send_packet(s, &pkt_ping.rb);
 }
 
