@@ -634,7 +634,7 @@ static void test_refusals(void) {
   /* Older than the oldest kept: after the oldest are swept. */
   s = &socks[1];
   drop(s, "transport close");
-  double now = now_ms();
+  double now = sio__wall_ms();
   /* a threshold between the last packet and now cannot be made without
    * waiting: drop everything, then keep new ones */
   sio__rec_sweep(&n, now + (double)srv.opts.recovery_max_disconnection_ms + 1000);
@@ -653,7 +653,7 @@ static void test_refusals(void) {
   sio__restored_clear(&out);
 
   /* Nothing kept at all. */
-  sio__rec_sweep(&n, now_ms() + (double)srv.opts.recovery_max_disconnection_ms + 1000);
+  sio__rec_sweep(&n, sio__wall_ms() + (double)srv.opts.recovery_max_disconnection_ms + 1000);
   s = &socks[3];
   drop(s, "transport close");
   refused(&n, auth_of(s->pid, off_of(21)), 1, "no packet kept: refused (even the last offset seen)");
@@ -779,12 +779,12 @@ static void test_max_bytes(void) {
   nsp_open(&n, "/", 1);
   attach(&n);
   uint32_t max = srv.opts.recovery_max_disconnection_ms;
-  double start = now_ms();
+  double start = sio__wall_ms();
   send_ev(&n, "A0", NULL, NULL, 0);
   send_ev(&n, "A1", NULL, NULL, 0);
   drop(&socks[0], "transport close");
   usleep(60 * 1000);
-  double mid = now_ms();
+  double mid = sio__wall_ms();
   send_ev(&n, "B0", NULL, NULL, 0);
   drop(&socks[1], "transport close");
   send_ev(&n, "B1", NULL, NULL, 0);
@@ -800,7 +800,7 @@ static void test_max_bytes(void) {
   is_str(names_of(&out), "B1", "... with B1");
   sio__restored_clear(&out);
   drop(&socks[2], "transport close");
-  sio__rec_sweep(&n, now_ms() + max + 1000);
+  sio__rec_sweep(&n, sio__wall_ms() + max + 1000);
   ok(sio__rec_packets(&n) == 0 && sio__rec_sessions(&n) == 0 && sio__rec_bytes(&n) == 0,
      "sweep past everything: nothing left");
   send_ev(&n, "C", NULL, NULL, 0);
@@ -811,10 +811,10 @@ static void test_max_bytes(void) {
   is_int(restore(&n, "pid-0000000000000003", off_of(4), &out), 1, "... and recoverable from");
   is_str(names_of(&out), "D", "... with D");
   sio__restored_clear(&out);
-  sio__rec_sweep(&n, now_ms() + max + 1000);
+  sio__rec_sweep(&n, sio__wall_ms() + max + 1000);
   sio_namespace_t none;
   nsp_open(&none, "/none", 0);
-  sio__rec_sweep(&none, now_ms() + max + 1000); /* no recovery: nothing */
+  sio__rec_sweep(&none, sio__wall_ms() + max + 1000); /* no recovery: nothing */
   is_int(sio__rec_packets(&none), 0, "sweep without recovery: nothing");
   nsp_close(&none);
   nsp_close(&n);

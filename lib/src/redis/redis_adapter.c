@@ -63,17 +63,6 @@ struct sio_redis_adapter {
   void *on_closed_arg;
 };
 
-static const char id_alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-
-/* 6 random characters, as the reference's uid2(6) (only compared for equality). */
-static int random_id(char out[7]) {
-  uint8_t rnd[6];
-  if (sio__random_bytes(rnd, sizeof rnd) != 0) return -1;
-  for (int i = 0; i < 6; i++) out[i] = id_alphabet[rnd[i] % 62];
-  out[6] = '\0';
-  return 0;
-}
-
 /* At most one warning every 5 s per kind. */
 static int warn_due(sio_redis_adapter_t *a, uint64_t *last) {
   uint64_t now = uv_now(a->loop);
@@ -354,6 +343,32 @@ static void ra_on_request(sio_redis_adapter_t *a, const char *nsp, const uint8_t
 
 /* ---- our requests and their answers -------------------------------------------------- */
 
+/* A request from this node, of `type`, all else absent. */
+static void request_init(sio_redis_adapter_t *a, sio__redis_request *m, int type) {
+  memset(m, 0, sizeof *m);
+  m->close = -1;
+  m->uid = a->uid;
+  m->type = type;
+}
+
+/* Encodes m and publishes it on nsp's request channel. Returns 0, a codec
+ * error (SIO__REDIS_E*, counted in publish_failed) or the Redis client's
+ * (counted by publish()). */
+static int publish_request(sio_redis_adapter_t *a, const char *nsp, const sio__redis_request *m) {
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  int rc = sio__redis_encode_request(m, &buf, &len);
+  if (rc != 0) a->stats.publish_failed++;
+  else rc = publish(a, SIO__REDIS_CH_REQUEST, nsp, NULL, buf, len);
+  free(buf);
+  return rc;
+}
+
+/* What publish_request's error means, for a log line. */
+static const char *request_error(int rc) {
+  return rc >= SIO__REDIS_EINVAL ? sio__redis_strerror(rc) : "Redis is away";
+}
+
 static void req_free_if_done(ra_req *q) {
   if (!q->r && !q->counting) free(q);
 }
@@ -438,48 +453,37 @@ static int ra_request(sio_adapter_t *base, sio_request_t *r) {
     return -1;
   }
   ra_req *q = calloc(1, sizeof *q);
-  if (!q || random_id(q->id) != 0) {
+  if (!q || sio__random_alnum(q->id, 6) != 0) {
     free(q);
     return -1;
   }
   sio__redis_request m;
-  memset(&m, 0, sizeof m);
-  m.close = -1;
-  m.uid = a->uid;
-  m.request_id = q->id;
   json_t *flags = NULL;
   switch (sio_request_kind(r)) {
   case SIO_REQ_FETCH_SOCKETS:
-    m.type = SIO__REDIS_REMOTE_FETCH;
+    request_init(a, &m, SIO__REDIS_REMOTE_FETCH);
     m.has_opts = 1;
     break;
   case SIO_REQ_SERVER_EMIT:
-    m.type = SIO__REDIS_SERVER_SIDE_EMIT;
+    request_init(a, &m, SIO__REDIS_SERVER_SIDE_EMIT);
     m.data = (json_t *)in->data;
     break;
   default:
-    m.type = SIO__REDIS_BROADCAST;
+    request_init(a, &m, SIO__REDIS_BROADCAST);
     m.nsp = in->nsp;
     m.packet_data = (json_t *)in->data;
     m.flags = flags = json_pack("{s:I}", "timeout", (json_int_t)sio_request_timeout_ms(r));
     break;
   }
+  m.request_id = q->id;
   m.opts_rooms = (const char **)in->rooms;
   m.n_opts_rooms = in->nrooms;
   m.opts_except = (const char **)in->except;
   m.n_opts_except = in->nexcept;
-  uint8_t *buf = NULL;
-  size_t len = 0;
-  int rc = sio__redis_encode_request(&m, &buf, &len);
+  int pr = publish_request(a, in->nsp, &m);
   json_decref(flags);
-  if (rc != 0) {
-    a->stats.requests_failed++;
-    SIO_LOGW("redis: a request on %s was not published: %s", in->nsp, sio__redis_strerror(rc));
-    free(q);
-    return -1;
-  }
-  int pr = publish(a, SIO__REDIS_CH_REQUEST, in->nsp, NULL, buf, len);
-  free(buf);
+  if (pr != 0 && pr >= SIO__REDIS_EINVAL)
+    SIO_LOGW("redis: a request on %s was not published: %s", in->nsp, request_error(pr));
   char *ch = pr == 0 ? sio__redis_channel(SIO__REDIS_CH_REQUEST, NULL, in->nsp, NULL) : NULL;
   if (!ch || sio__redis_client_numsub(a->rc, ch, req_counted, q) != 0) {
     free(ch);
@@ -503,12 +507,10 @@ static void ra_sockets_op(sio_adapter_t *base, int op, const sio_broadcast_info_
                           int close) {
   sio_redis_adapter_t *a = (sio_redis_adapter_t *)base;
   sio__redis_request m;
-  memset(&m, 0, sizeof m);
-  m.close = -1;
-  m.uid = a->uid;
-  m.type = op == SIO_OP_JOIN ? SIO__REDIS_REMOTE_JOIN
-           : op == SIO_OP_LEAVE ? SIO__REDIS_REMOTE_LEAVE
-                                : SIO__REDIS_REMOTE_DISCONNECT;
+  request_init(a, &m,
+               op == SIO_OP_JOIN    ? SIO__REDIS_REMOTE_JOIN
+               : op == SIO_OP_LEAVE ? SIO__REDIS_REMOTE_LEAVE
+                                    : SIO__REDIS_REMOTE_DISCONNECT);
   m.has_opts = 1;
   m.opts_rooms = (const char **)sel->rooms;
   m.n_opts_rooms = sel->nrooms;
@@ -522,11 +524,7 @@ static void ra_sockets_op(sio_adapter_t *base, int op, const sio_broadcast_info_
     m.rooms = one;
     m.nrooms = 1;
   }
-  uint8_t *buf = NULL;
-  size_t len = 0;
-  int rc = sio__redis_encode_request(&m, &buf, &len);
-  if (rc != 0 || publish(a, SIO__REDIS_CH_REQUEST, sel->nsp, NULL, buf, len) != 0) {
-    if (rc != 0) a->stats.publish_failed++;
+  if (publish_request(a, sel->nsp, &m) != 0) {
     a->stats.requests_failed++;
     if (warn_due(a, &a->last_req_warn_ms))
       SIO_LOGW("redis: a %s on %s reached this node's sockets only (not published)",
@@ -535,28 +533,18 @@ static void ra_sockets_op(sio_adapter_t *base, int op, const sio_broadcast_info_
   } else {
     a->stats.requests_sent++;
   }
-  free(buf);
 }
 
 /* serverSideEmit without an ack: {uid, type: 6, data}. */
 static int ra_server_emit(sio_adapter_t *base, const char *nsp, const json_t *data) {
   sio_redis_adapter_t *a = (sio_redis_adapter_t *)base;
   sio__redis_request m;
-  memset(&m, 0, sizeof m);
-  m.close = -1;
-  m.uid = a->uid;
-  m.type = SIO__REDIS_SERVER_SIDE_EMIT;
+  request_init(a, &m, SIO__REDIS_SERVER_SIDE_EMIT);
   m.data = (json_t *)data;
-  uint8_t *buf = NULL;
-  size_t len = 0;
-  int rc = sio__redis_encode_request(&m, &buf, &len);
-  int pr = rc == 0 ? publish(a, SIO__REDIS_CH_REQUEST, nsp, NULL, buf, len) : -1;
-  free(buf);
-  if (pr != 0) {
-    if (rc != 0) a->stats.publish_failed++;
+  int rc = publish_request(a, nsp, &m);
+  if (rc != 0) {
     a->stats.requests_failed++;
-    SIO_LOGW("redis: a server-side event on %s was not published (%s)", nsp,
-             rc != 0 ? sio__redis_strerror(rc) : "Redis is away");
+    SIO_LOGW("redis: a server-side event on %s was not published (%s)", nsp, request_error(rc));
     return EIO_ECLOSED;
   }
   a->stats.requests_sent++;
@@ -588,7 +576,7 @@ int sio_redis_adapter_new(uv_loop_t *loop, sio_server_t *srv, const char *url, s
   *out = NULL;
   sio_redis_adapter_t *a = calloc(1, sizeof *a);
   if (!a) return EIO_ENOMEM;
-  if (random_id(a->uid) != 0) {
+  if (sio__random_alnum(a->uid, 6) != 0) {
     free(a);
     return EIO_EINVAL;
   }

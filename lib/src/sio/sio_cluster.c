@@ -78,11 +78,6 @@ json_t *sio_socket_handshake(const sio_socket_t *s) {
 
 /* ---- selections ---------------------------------------------------------------------- */
 
-static sio_namespace_t *nsp_get(sio_server_t *srv, const char *name) {
-  sio__hmap_node *n = name ? sio__hmap_get(&srv->nsps, name, strlen(name)) : NULL;
-  return n ? sio__container_of(n, sio_namespace_t, node) : NULL;
-}
-
 static json_t *remote_socket(const sio_socket_t *s) {
   return json_pack("{s:s, s:o, s:o, s:O}", "id", s->id, "handshake", sio_socket_handshake(s), "rooms",
                    sio__socket_rooms(s), "data", s->jdata ? s->jdata : json_null());
@@ -103,17 +98,17 @@ static json_t *fetch_local(sio_namespace_t *nsp, const sio_broadcast_info_t *sel
 }
 
 json_t *sio_adapter_fetch_sockets(sio_server_t *srv, const sio_broadcast_info_t *sel) {
-  sio_namespace_t *nsp = nsp_get(srv, sel->nsp);
+  sio_namespace_t *nsp = sio__nsp_find(srv, sel->nsp);
   return nsp ? fetch_local(nsp, sel, 0) : json_array();
 }
 
 json_t *sio_adapter_socket_ids(sio_server_t *srv, const sio_broadcast_info_t *sel) {
-  sio_namespace_t *nsp = nsp_get(srv, sel->nsp);
+  sio_namespace_t *nsp = sio__nsp_find(srv, sel->nsp);
   return nsp ? fetch_local(nsp, sel, 1) : json_array();
 }
 
 json_t *sio_adapter_all_rooms(sio_server_t *srv, const char *name) {
-  sio_namespace_t *nsp = nsp_get(srv, name);
+  sio_namespace_t *nsp = sio__nsp_find(srv, name);
   return nsp ? sio__all_rooms(nsp) : json_array();
 }
 
@@ -135,8 +130,8 @@ static int apply_op(sio_namespace_t *nsp, int op, const char *const *rooms, size
     else if (op == SIO_OP_DISCONNECT) sio_socket_disconnect(s, close), done++;
   }
   for (ptrdiff_t i = 0; i < n; i++) {
-    sio_socket_t *s = v[i];
-    if (--s->busy == 0 && s->dead) sio__socket_free(s);
+    v[i]->busy--;
+    sio__socket_release(v[i]);
   }
   free(v);
   return done;
@@ -144,7 +139,7 @@ static int apply_op(sio_namespace_t *nsp, int op, const char *const *rooms, size
 
 int sio_adapter_sockets_op(sio_server_t *srv, int op, const sio_broadcast_info_t *sel, const char *room,
                            int close) {
-  sio_namespace_t *nsp = nsp_get(srv, sel->nsp);
+  sio_namespace_t *nsp = sio__nsp_find(srv, sel->nsp);
   if (!nsp) return 0;
   if ((op == SIO_OP_JOIN || op == SIO_OP_LEAVE) && !room) return EIO_EINVAL;
   return apply_op(nsp, op, sel->rooms, sel->nrooms, sel->except, sel->nexcept, room, close);
@@ -213,26 +208,21 @@ static void group_sent(sio_socket_t *s, void *arg) {
 static int group_deliver(sio_namespace_t *nsp, const sio_broadcast_info_t *bc, ack_group *g) {
   g->refs = 1;
   g->id = nsp->next_ack_id++;
-  return sio__deliver(nsp, bc->data, bc->rooms, bc->nrooms, bc->except, bc->nexcept, g->id, group_sent, g, NULL);
-}
-
-static int event_ok(const json_t *data) {
-  const char *event = json_string_value(json_array_get(data, 0));
-  return json_is_array(data) && event && !sio__reserved_event(event);
+  return sio__deliver(nsp, bc->data, bc->rooms, bc->nrooms, bc->except, bc->nexcept, g->id, group_sent, g, NULL, 0);
 }
 
 int sio_adapter_broadcast_with_ack(sio_server_t *srv, const sio_broadcast_info_t *bc, uint32_t timeout_ms,
                                    void (*clients)(size_t n, void *arg),
                                    void (*answer)(const json_t *value, void *arg), void (*done)(void *arg),
                                    void *arg) {
-  if (!event_ok(bc->data)) return EIO_EINVAL;
+  if (!sio__event_data_ok(bc->data)) return EIO_EINVAL;
   ack_group *g = calloc(1, sizeof *g);
   if (!g) return EIO_ENOMEM;
   g->timeout_ms = timeout_ms;
   g->answer = answer;
   g->done = done;
   g->arg = arg;
-  sio_namespace_t *nsp = nsp_get(srv, bc->nsp);
+  sio_namespace_t *nsp = sio__nsp_find(srv, bc->nsp);
   int n = 0;
   if (nsp) {
     n = group_deliver(nsp, bc, g);
@@ -531,7 +521,7 @@ void sio_on_server_event(sio_namespace_t *nsp, const char *event, sio_server_eve
 int sio_adapter_server_event(sio_server_t *srv, const char *name, const json_t *data,
                              void (*reply)(const json_t *value, void *arg), void (*done)(void *arg),
                              void *arg) {
-  sio_namespace_t *nsp = nsp_get(srv, name);
+  sio_namespace_t *nsp = sio__nsp_find(srv, name);
   const char *event = json_string_value(json_array_get(data, 0));
   sio__sv_handler *h = NULL;
   if (nsp && event)

@@ -168,6 +168,18 @@ int sio__socket_packet(sio_socket_t *s, int type, int64_t id, const json_t *data
 
 /* sio_server.c: the handler for event in nsp's own table, or NULL. */
 sio__handler *sio__find_handler(sio_namespace_t *nsp, const char *event);
+/* The namespace named `name` (NULL: none), without creating it. */
+static inline sio_namespace_t *sio__nsp_find(sio_server_t *srv, const char *name) {
+  sio__hmap_node *n = name ? sio__hmap_get(&srv->nsps, name, strlen(name)) : NULL;
+  return n ? sio__container_of(n, sio_namespace_t, node) : NULL;
+}
+
+/* Wall-clock time in ms since the epoch (handshake.issued, recovery ages). */
+static inline double sio__wall_ms(void) {
+  uv_timeval64_t tv;
+  if (uv_gettimeofday(&tv) != 0) return 0;
+  return (double)tv.tv_sec * 1000.0 + (double)(tv.tv_usec / 1000);
+}
 
 /* sio_socket.c */
 sio_socket_t *sio__socket_new(sio_namespace_t *nsp, sio__client *c, json_t *auth);
@@ -178,6 +190,15 @@ void sio__socket_onpacket(sio_socket_t *s, sio__packet *p);
 int sio__reserved_event(const char *event);
 /* [event, ...args] as a new array (args stolen; NULL = none). */
 json_t *sio__event_array(const char *event, json_t *args);
+/* Whether data is such an array with an event name an app may emit. */
+static inline int sio__event_data_ok(const json_t *data) {
+  const char *event = json_string_value(json_array_get(data, 0));
+  return json_is_array(data) && event && !sio__reserved_event(event);
+}
+/* Frees s if it is dead and no callback holds it (busy 0). */
+static inline void sio__socket_release(sio_socket_t *s) {
+  if (s->dead && !s->busy) sio__socket_free(s);
+}
 /* Registers a pending acknowledgement `id` on s (the packet carrying it is
  * sent by the caller): cb hears the client's answer, or NULL on timeout
  * (timeout_ms, 0: none) or disconnection. Returns 0 or EIO_ENOMEM. */
@@ -199,10 +220,11 @@ ptrdiff_t sio__select(sio_namespace_t *nsp, const char *const *rooms, size_t nro
                       const char *const *except, size_t nexcept, sio_socket_t ***out);
 /* Encodes data ([event, ...args]) once as an EVENT with ack id `id` (-1:
  * none) and sends it to the selection; on_sent(s, arg), if set, runs for
- * each recipient. Returns the recipients or a negative error. */
+ * each recipient; flags: SIO_BC_VOLATILE, SIO_BC_NO_COMPRESS; keep, if set,
+ * takes the encoded buffers. Returns the recipients or a negative error. */
 int sio__deliver(sio_namespace_t *nsp, const json_t *data, const char *const *rooms, size_t nrooms,
                  const char *const *except, size_t nexcept, int64_t id,
-                 void (*on_sent)(sio_socket_t *s, void *arg), void *arg, sio__encoded *keep);
+                 void (*on_sent)(sio_socket_t *s, void *arg), void *arg, sio__encoded *keep, unsigned flags);
 /* An EVENT without ack to the selection: with recovery on and not volatile,
  * the offset is appended and the packet kept (sio_recovery.c). Returns the
  * recipients or a negative error. */

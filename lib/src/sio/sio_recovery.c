@@ -58,11 +58,6 @@ struct sio__recovery {
   sio__hmap sessions;      /* pid → session */
 };
 
-static double now_ms(void) {
-  uv_timeval64_t tv;
-  if (uv_gettimeofday(&tv) != 0) return 0;
-  return (double)tv.tv_sec * 1000.0 + (double)(tv.tv_usec / 1000);
-}
 
 /* ---- packets --------------------------------------------------------------------------- */
 
@@ -179,7 +174,7 @@ void sio__rec_store(sio_namespace_t *nsp, uint64_t seq, sio__encoded *enc, const
   if (rec->count && seq != rec->first_seq + rec->count)
     while (rec->count) drop_oldest(rec);
   p->seq = seq;
-  p->at_ms = now_ms();
+  p->at_ms = sio__wall_ms();
   p->text = enc->text;
   p->atts = enc->atts;
   p->natts = enc->natts;
@@ -248,7 +243,7 @@ void sio__rec_persist(sio_socket_t *s, const char *reason) {
   }
   memcpy(ss->pid, s->pid, sizeof ss->pid);
   memcpy(ss->sid, s->id, sizeof ss->sid);
-  ss->at_ms = now_ms();
+  ss->at_ms = sio__wall_ms();
   ss->rooms = rooms;
   ss->data = s->jdata ? json_incref(s->jdata) : NULL;
   ss->node.key = ss->pid;
@@ -281,7 +276,7 @@ int sio__rec_restore(sio_socket_t *s, const json_t *auth, sio__restored *out) {
   sio__hmap_node *n = strlen(pid) == 20 ? sio__hmap_get(&rec->sessions, pid, 20) : NULL;
   if (!n) return 0; /* unknown, or swept */
   session *ss = sio__container_of(n, session, node);
-  double now = now_ms();
+  double now = sio__wall_ms();
   if (ss->at_ms + (double)nsp->srv->opts.recovery_max_disconnection_ms < now) {
     sio__hmap_del(&rec->sessions, n);
     session_free(ss);

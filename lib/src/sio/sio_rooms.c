@@ -229,8 +229,10 @@ void sio__tell_outgoing(sio_namespace_t *nsp, sio_socket_t *const *v, size_t n, 
   for (size_t i = 0; i < n; i++) v[i]->busy++;
   for (size_t i = 0; i < n; i++)
     if (v[i]->connected) cb(v[i], event ? event : "", args, hn->on_any_outgoing_data);
-  for (size_t i = 0; i < n; i++)
-    if (--v[i]->busy == 0 && v[i]->dead) sio__socket_free(v[i]);
+  for (size_t i = 0; i < n; i++) {
+    v[i]->busy--;
+    sio__socket_release(v[i]);
+  }
   json_decref(args);
 }
 
@@ -267,14 +269,8 @@ json_t *sio__socket_rooms(const sio_socket_t *s) {
   json_t *a = json_array();
   if (!a) return NULL;
   json_array_append_new(a, json_string(s->id));
-  /* The socket's list is newest first. */
-  size_t n = 0;
-  for (sio__member *m = s->rooms; m; m = m->snext) n++;
-  for (size_t k = n; k > 0; k--) {
-    sio__member *m = s->rooms;
-    for (size_t i = 1; i < k; i++) m = m->snext;
-    json_array_append_new(a, json_string(m->room->name));
-  }
+  /* The socket's list is newest first: each goes in right after the id. */
+  for (sio__member *m = s->rooms; m; m = m->snext) json_array_insert_new(a, 1, json_string(m->room->name));
   return a;
 }
 
@@ -289,19 +285,9 @@ json_t *sio__all_rooms(sio_namespace_t *nsp) {
   return a;
 }
 
-static int deliver(sio_namespace_t *nsp, const json_t *data, const char *const *rooms, size_t nrooms,
-                   const char *const *except, size_t nexcept, int64_t id,
-                   void (*on_sent)(sio_socket_t *s, void *arg), void *arg, sio__encoded *keep, unsigned flags);
-
 int sio__deliver(sio_namespace_t *nsp, const json_t *data, const char *const *rooms, size_t nrooms,
                  const char *const *except, size_t nexcept, int64_t id,
-                 void (*on_sent)(sio_socket_t *s, void *arg), void *arg, sio__encoded *keep) {
-  return deliver(nsp, data, rooms, nrooms, except, nexcept, id, on_sent, arg, keep, 0);
-}
-
-static int deliver(sio_namespace_t *nsp, const json_t *data, const char *const *rooms, size_t nrooms,
-                   const char *const *except, size_t nexcept, int64_t id,
-                   void (*on_sent)(sio_socket_t *s, void *arg), void *arg, sio__encoded *keep, unsigned flags) {
+                 void (*on_sent)(sio_socket_t *s, void *arg), void *arg, sio__encoded *keep, unsigned flags) {
   select_acc tell = {0};
   int telling = nsp->on_any_outgoing || (nsp->parent && nsp->parent->on_any_outgoing);
   bc_packet p = {.on_sent = on_sent, .arg = arg, .is_volatile = (flags & SIO_BC_VOLATILE) != 0,
@@ -331,12 +317,12 @@ static int deliver(sio_namespace_t *nsp, const json_t *data, const char *const *
 int sio__send_event(sio_namespace_t *nsp, const json_t *data, const char *const *rooms, size_t nrooms,
                     const char *const *except, size_t nexcept, unsigned flags) {
   if (!nsp->rec || (flags & SIO_BC_VOLATILE))
-    return deliver(nsp, data, rooms, nrooms, except, nexcept, -1, NULL, NULL, NULL, flags);
+    return sio__deliver(nsp, data, rooms, nrooms, except, nexcept, -1, NULL, NULL, NULL, flags);
   uint64_t seq;
   json_t *d = sio__rec_offset_data(nsp, data, &seq);
   if (!d) return EIO_ENOMEM;
   sio__encoded enc = {0};
-  int n = deliver(nsp, d, rooms, nrooms, except, nexcept, -1, NULL, NULL, &enc, flags);
+  int n = sio__deliver(nsp, d, rooms, nrooms, except, nexcept, -1, NULL, NULL, &enc, flags);
   json_decref(d);
   /* Kept even with no recipient here: the client away may come back for it. */
   if (n >= 0) sio__rec_store(nsp, seq, &enc, rooms, nrooms, except, nexcept);
@@ -422,14 +408,10 @@ void sio_server_set_adapter(sio_server_t *srv, sio_adapter_t *adapter) {
 }
 
 int sio_adapter_deliver(sio_server_t *srv, const sio_broadcast_info_t *bc) {
-  const json_t *data = bc->data;
   /* As a local emit: an event name first, not a reserved one. */
-  const char *event = json_string_value(json_array_get(data, 0));
-  if (!json_is_array(data) || !event || sio__reserved_event(event)) return EIO_EINVAL;
-  sio__hmap_node *n = sio__hmap_get(&srv->nsps, bc->nsp, strlen(bc->nsp));
-  if (!n) return 0;
-  return sio__send_event(sio__container_of(n, sio_namespace_t, node), data, bc->rooms, bc->nrooms, bc->except,
-                         bc->nexcept, bc->flags);
+  if (!sio__event_data_ok(bc->data)) return EIO_EINVAL;
+  sio_namespace_t *nsp = sio__nsp_find(srv, bc->nsp);
+  return nsp ? sio__send_event(nsp, bc->data, bc->rooms, bc->nrooms, bc->except, bc->nexcept, bc->flags) : 0;
 }
 
 int sio_emit_all(sio_namespace_t *nsp, const char *event, json_t *args) {

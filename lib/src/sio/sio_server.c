@@ -353,9 +353,7 @@ static void sio_connect_timeout(sio__tq *q, sio__tq_node *n) {
 /* Recovery: sessions and packets older than max_disconnection_ms go. */
 static void rec_sweep(uv_timer_t *t) {
   sio_server_t *srv = t->data;
-  uv_timeval64_t tv;
-  if (uv_gettimeofday(&tv) != 0) return;
-  double now = (double)tv.tv_sec * 1000.0 + (double)(tv.tv_usec / 1000);
+  double now = sio__wall_ms();
   uint32_t it;
   for (sio__hmap_node *n = sio__hmap_first(&srv->nsps, &it); n; n = sio__hmap_next(&srv->nsps, n, &it))
     sio__rec_sweep(sio__container_of(n, sio_namespace_t, node), now);
@@ -384,10 +382,7 @@ int sio_server_new(uv_loop_t *loop, const sio_options_t *opts, sio_server_t **ou
   if (opts->recovery) {
     /* Offsets carry a random prefix: one from an earlier run of this
      * server never names a packet of this one. */
-    static const char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    uint8_t rnd[4] = {0};
-    sio__random_bytes(rnd, sizeof rnd);
-    for (int i = 0; i < 4; i++) srv->rec_prefix[i] = alphabet[rnd[i] % 62];
+    if (sio__random_alnum(srv->rec_prefix, 4) != 0) memcpy(srv->rec_prefix, "0000", 5);
     if (!srv->opts.recovery_max_disconnection_ms) srv->opts.recovery_max_disconnection_ms = 120000;
     srv->rec_sweep = malloc(sizeof *srv->rec_sweep);
     if (srv->rec_sweep) {

@@ -43,8 +43,7 @@ sio_socket_t *sio__socket_new(sio_namespace_t *nsp, sio__client *c, json_t *auth
   s->nsp = nsp;
   s->client = c;
   s->auth = auth;
-  uv_timeval64_t tv;
-  if (uv_gettimeofday(&tv) == 0) s->issued_ms = (double)tv.tv_sec * 1000.0 + (double)(tv.tv_usec / 1000);
+  s->issued_ms = sio__wall_ms();
   return s;
 }
 
@@ -57,9 +56,6 @@ void sio__socket_free(sio_socket_t *s) {
   free(s);
 }
 
-static void release(sio_socket_t *s) {
-  if (s->dead && !s->busy) sio__socket_free(s);
-}
 
 /* ---- acknowledgements -------------------------------------------------------------- */
 
@@ -91,7 +87,7 @@ static void pending_ack_timeout(uv_timer_t *t) {
   a->cb(s, NULL, a->data);
   s->busy--;
   pending_ack_free(a);
-  release(s);
+  sio__socket_release(s);
 }
 
 /* Unlinks a kept ack from its socket and frees it. */
@@ -186,7 +182,7 @@ static void socket_onevent(sio_socket_t *s, sio__packet *p) {
     ack->in_handler = 0;
     if (!ack->kept || ack->done) ack_release(ack); /* answered, or dropped unanswered */
   }
-  release(s);
+  sio__socket_release(s);
 }
 
 static void socket_onack(sio_socket_t *s, sio__packet *p) {
@@ -196,7 +192,7 @@ static void socket_onack(sio_socket_t *s, sio__packet *p) {
   a->cb(s, p->data, a->data);
   s->busy--;
   pending_ack_free(a);
-  release(s);
+  sio__socket_release(s);
 }
 
 void sio__socket_onpacket(sio_socket_t *s, sio__packet *p) {
@@ -251,7 +247,7 @@ void sio__socket_onclose(sio_socket_t *s, const char *reason) {
   }
   s->busy--;
   s->dead = 1;
-  release(s);
+  sio__socket_release(s);
 }
 
 void sio_socket_disconnect(sio_socket_t *s, int close_connection) {

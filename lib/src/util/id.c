@@ -128,3 +128,16 @@ void sio__id_generate(char out[SIO__ID_LEN + 1]) {
   }
   out[SIO__ID_LEN] = '\0';
 }
+
+int sio__random_alnum(char *out, size_t n) {
+  static const char alnum[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  uint8_t rnd[64];
+  for (size_t done = 0; done < n;) {
+    size_t k = n - done < sizeof rnd ? n - done : sizeof rnd;
+    if (sio__random_bytes(rnd, k) != 0) return -1;
+    for (size_t i = 0; i < k; i++) out[done + i] = alnum[rnd[i] % 62];
+    done += k;
+  }
+  out[n] = '\0';
+  return 0;
+}

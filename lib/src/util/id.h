@@ -45,4 +45,9 @@ int sio__random_bytes(void *out, size_t n);
  * channel here. */
 void sio__id_generate(char out[SIO__ID_LEN + 1]);
 
+/* n random characters of [0-9a-zA-Z] and a NUL in out[0..n] (as the npm
+ * uid2 makes the Redis adapter's uids and request ids). Returns 0, or -1 as
+ * sio__random_bytes. */
+int sio__random_alnum(char *out, size_t n);
+
 #endif
