@@ -86,9 +86,9 @@ static json_t *remote_socket(const sio_socket_t *s) {
 static json_t *fetch_local(sio_namespace_t *nsp, const sio_broadcast_info_t *sel, int ids_only) {
   sio_socket_t **v;
   ptrdiff_t n = sio__select(nsp, sel->rooms, sel->nrooms, sel->except, sel->nexcept, &v);
-  json_t *out = json_array();
-  if (n < 0 || !out) {
-    json_decref(out);
+  json_t *out = n < 0 ? NULL : json_array();
+  if (!out) {
+    if (n >= 0) free(v);
     return NULL;
   }
   for (ptrdiff_t i = 0; i < n; i++)

@@ -440,6 +440,11 @@ void sio_server_stats(const sio_server_t *srv, sio_stats_t *out) {
     t->acks_out += ns.acks_out;
     t->broadcasts += ns.broadcasts;
     t->broadcast_deliveries += ns.broadcast_deliveries;
+    t->recovered += ns.recovered;
+    t->recovery_evicted += ns.recovery_evicted;
+    t->recovery_sessions += ns.recovery_sessions;
+    t->recovery_packets += ns.recovery_packets;
+    t->recovery_bytes += ns.recovery_bytes;
   }
 }
 
