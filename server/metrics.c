@@ -177,36 +177,34 @@ static void render(chat_metrics *m, text *t) {
   for (size_t i = 0; i < sizeof http / sizeof http[0]; i++)
     sample1(t, "sio_http_errors_total", "status", http[i].status, http[i].v);
 
-  /* Socket.IO counters. */
-  family(t, "sio_socket_connects_total", "counter", "Sockets admitted to a namespace.");
-  sample1(t, "sio_socket_connects_total", "namespace", nsp, ns.connects);
-  family(t, "sio_socket_disconnects_total", "counter", "Sockets gone from a namespace, any reason.");
-  sample1(t, "sio_socket_disconnects_total", "namespace", nsp, ns.disconnects);
-  family(t, "sio_events_received_total", "counter", "Socket.IO events received from clients.");
-  sample1(t, "sio_events_received_total", "namespace", nsp, ns.events_in);
-  family(t, "sio_events_sent_total", "counter", "Socket.IO events sent, one per recipient.");
-  sample1(t, "sio_events_sent_total", "namespace", nsp, ns.events_out);
-  family(t, "sio_acks_received_total", "counter", "Acknowledgements received from clients.");
-  sample1(t, "sio_acks_received_total", "namespace", nsp, ns.acks_in);
-  family(t, "sio_acks_sent_total", "counter", "Acknowledgements sent to clients.");
-  sample1(t, "sio_acks_sent_total", "namespace", nsp, ns.acks_out);
-  family(t, "sio_broadcasts_total", "counter",
-         "Broadcasts made on this node (io.emit, to(room).emit, broadcast.emit); from other nodes: sio_redis_received_total.");
-  sample1(t, "sio_broadcasts_total", "namespace", nsp, ns.broadcasts);
-  family(t, "sio_broadcast_deliveries_total", "counter", "Sockets reached by broadcasts made on this node.");
-  sample1(t, "sio_broadcast_deliveries_total", "namespace", nsp, ns.broadcast_deliveries);
-  /* Connection state recovery (--recovery); zeros without it. */
-  family(t, "sio_recovered_total", "counter", "Sockets restored by connection state recovery.");
-  sample1(t, "sio_recovered_total", "namespace", nsp, ns.recovered);
-  family(t, "sio_recovery_evicted_total", "counter",
-         "Events dropped from the recovery store before their time (its byte cap).");
-  sample1(t, "sio_recovery_evicted_total", "namespace", nsp, ns.recovery_evicted);
-  family(t, "sio_recovery_sessions", "gauge", "Sessions kept for clients that may come back.");
-  sample1(t, "sio_recovery_sessions", "namespace", nsp, ns.recovery_sessions);
-  family(t, "sio_recovery_events", "gauge", "Events kept for recovery.");
-  sample1(t, "sio_recovery_events", "namespace", nsp, ns.recovery_packets);
-  family(t, "sio_recovery_bytes", "gauge", "Approximate bytes of the events kept for recovery.");
-  sample1(t, "sio_recovery_bytes", "namespace", nsp, ns.recovery_bytes);
+  /* Socket.IO, per namespace; the recovery rows are zeros without --recovery. */
+  const struct {
+    const char *name, *type, *help;
+    uint64_t v;
+  } per_nsp[] = {
+      {"sio_socket_connects_total", "counter", "Sockets admitted to a namespace.", ns.connects},
+      {"sio_socket_disconnects_total", "counter", "Sockets gone from a namespace, any reason.", ns.disconnects},
+      {"sio_events_received_total", "counter", "Socket.IO events received from clients.", ns.events_in},
+      {"sio_events_sent_total", "counter", "Socket.IO events sent, one per recipient.", ns.events_out},
+      {"sio_acks_received_total", "counter", "Acknowledgements received from clients.", ns.acks_in},
+      {"sio_acks_sent_total", "counter", "Acknowledgements sent to clients.", ns.acks_out},
+      {"sio_broadcasts_total", "counter",
+       "Broadcasts made on this node (io.emit, to(room).emit, broadcast.emit); from other nodes: "
+       "sio_redis_received_total.",
+       ns.broadcasts},
+      {"sio_broadcast_deliveries_total", "counter", "Sockets reached by broadcasts made on this node.",
+       ns.broadcast_deliveries},
+      {"sio_recovered_total", "counter", "Sockets restored by connection state recovery.", ns.recovered},
+      {"sio_recovery_evicted_total", "counter",
+       "Events dropped from the recovery store before their time (its byte cap).", ns.recovery_evicted},
+      {"sio_recovery_sessions", "gauge", "Sessions kept for clients that may come back.", ns.recovery_sessions},
+      {"sio_recovery_events", "gauge", "Events kept for recovery.", ns.recovery_packets},
+      {"sio_recovery_bytes", "gauge", "Approximate bytes of the events kept for recovery.", ns.recovery_bytes},
+  };
+  for (size_t i = 0; i < sizeof per_nsp / sizeof per_nsp[0]; i++) {
+    family(t, per_nsp[i].name, per_nsp[i].type, per_nsp[i].help);
+    sample1(t, per_nsp[i].name, "namespace", nsp, per_nsp[i].v);
+  }
   family(t, "sio_errors_total", "counter",
          "Socket.IO errors by kind: CONNECTs refused by a middleware or for an unknown namespace, "
          "connections closed for a protocol violation or for joining no namespace in time.");
